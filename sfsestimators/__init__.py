@@ -1,0 +1,55 @@
+"""sfsestimators: neural demographic inference from site frequency spectra, the sklearn way.
+
+The data flow one way: spectra I/O (:mod:`sfsestimators.io`) -> demographic models
+(:mod:`sfsestimators.models`) -> the teacher (:mod:`sfsestimators.teacher`) -> likelihoods
+(:mod:`sfsestimators.likelihood`) -> estimators -> command line (:mod:`sfsestimators.cli`).
+"""
+
+from . import io, likelihood, models, teacher
+from .io import read_sfs, sfs_from_genotypes, sfs_from_tree_sequence, sfs_from_vcf, write_sfs
+from .likelihood import fold, multinomial_loglik, optimal_theta, poisson_loglik, project
+from .models import (
+    YRI_CEU,
+    Bottlegrowth,
+    CustomModel,
+    DemographicModel,
+    IsolationMigration,
+    OutOfAfrica3,
+    PiecewiseConstant,
+    SplitMigration,
+    ThreeEpoch,
+    TwoEpoch,
+)
+from .teacher import TeacherData, TeacherFailure, generate_teacher_data
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "io",
+    "likelihood",
+    "models",
+    "teacher",
+    "read_sfs",
+    "write_sfs",
+    "sfs_from_vcf",
+    "sfs_from_genotypes",
+    "sfs_from_tree_sequence",
+    "poisson_loglik",
+    "multinomial_loglik",
+    "optimal_theta",
+    "fold",
+    "project",
+    "DemographicModel",
+    "CustomModel",
+    "PiecewiseConstant",
+    "TwoEpoch",
+    "ThreeEpoch",
+    "Bottlegrowth",
+    "SplitMigration",
+    "IsolationMigration",
+    "YRI_CEU",
+    "OutOfAfrica3",
+    "generate_teacher_data",
+    "TeacherData",
+    "TeacherFailure",
+]

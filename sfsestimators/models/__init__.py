@@ -1,0 +1,58 @@
+"""Demographic models: parametric families of histories in moments/dadi units.
+
+Every family is written once as a :class:`demes.Graph`, which drives both the teacher
+(``moments.Demes``) and the simulator (``msprime.Demography.from_demes``).
+"""
+
+from ._base import CustomModel, DemographicModel
+from ._multi_population import YRI_CEU, IsolationMigration, OutOfAfrica3, SplitMigration
+from ._one_population import Bottlegrowth, PiecewiseConstant, ThreeEpoch, TwoEpoch
+
+__all__ = [
+    "DemographicModel",
+    "CustomModel",
+    "PiecewiseConstant",
+    "TwoEpoch",
+    "ThreeEpoch",
+    "Bottlegrowth",
+    "SplitMigration",
+    "IsolationMigration",
+    "YRI_CEU",
+    "OutOfAfrica3",
+    "get_model",
+]
+
+_REGISTRY = {
+    "piecewise": PiecewiseConstant,
+    "two_epoch": TwoEpoch,
+    "three_epoch": ThreeEpoch,
+    "bottlegrowth": Bottlegrowth,
+    "split_migration": SplitMigration,
+    "isolation_migration": IsolationMigration,
+    "yri_ceu": YRI_CEU,
+    "out_of_africa3": OutOfAfrica3,
+}
+
+
+def get_model(name, **params):
+    """Build a built-in model by its short name (as used by the command line).
+
+    Parameters
+    ----------
+    name : str
+        One of ``"piecewise"``, ``"two_epoch"``, ``"three_epoch"``, ``"bottlegrowth"``,
+        ``"split_migration"``, ``"isolation_migration"``, ``"yri_ceu"``,
+        ``"out_of_africa3"``.
+    **params
+        Constructor parameters, e.g. ``n_epochs=3`` for ``"piecewise"``.
+
+    Examples
+    --------
+    >>> from sfsestimators.models import get_model
+    >>> get_model("piecewise", n_epochs=3)
+    PiecewiseConstant(n_epochs=3)
+    """
+    key = name.lower().replace("-", "_")
+    if key not in _REGISTRY:
+        raise ValueError(f"model is {name!r}; expected one of {sorted(_REGISTRY)}.")
+    return _REGISTRY[key](**params)

@@ -1,0 +1,234 @@
+"""Families of two and three populations (split, isolation-with-migration, Gutenkunst 2009)."""
+
+from __future__ import annotations
+
+from ._base import DemographicModel, _epochs_builder
+
+__all__ = ["SplitMigration", "IsolationMigration", "YRI_CEU", "OutOfAfrica3"]
+
+SIZE_BOUNDS = (1e-2, 100.0)
+TIME_BOUNDS = (1e-4, 5.0)
+MIGRATION_BOUNDS = (0.0, 10.0)
+
+
+def _migrate(b, N_ref, rate, *, demes=None, source=None, dest=None):
+    """Add a migration with a ``2 * N_ref * m`` scaled ``rate``; a zero rate adds nothing."""
+    if rate > 0:
+        b.add_migration(demes=demes, source=source, dest=dest, rate=rate / (2 * N_ref))
+
+
+def _split_graph(N_ref, T, start_sizes, end_sizes, migrations, names=("pop0", "pop1")):
+    b = _epochs_builder()
+    t = 2 * N_ref * T
+    b.add_deme("ancestral", epochs=[dict(start_size=N_ref, end_time=t)])
+    for name, start, end in zip(names, start_sizes, end_sizes):
+        b.add_deme(name, ancestors=["ancestral"], epochs=[dict(start_size=start, end_size=end)])
+    for source, dest, rate in migrations:
+        _migrate(b, N_ref, rate, source=source, dest=dest)
+    return b.resolve()
+
+
+class SplitMigration(DemographicModel):
+    """Split into sizes ``nu1``, ``nu2`` a time ``T`` ago, symmetric migration ``m``.
+
+    As moments' ``Demographics2D.split_mig``; parameters ``(nu1, nu2, T, m)``.
+
+    Parameters
+    ----------
+    bounds : dict, default=None
+        Overrides of the default bounds.
+
+    Examples
+    --------
+    >>> from sfsestimators.models import SplitMigration
+    >>> SplitMigration().expected_sfs([1.0, 0.5, 0.2, 1.0], [4, 4]).shape
+    (5, 5)
+    """
+
+    pop_ids = ("pop0", "pop1")
+
+    def __init__(self, *, bounds=None):
+        self.bounds = bounds
+
+    def _parameter_table(self):
+        return [
+            ("nu1", *SIZE_BOUNDS, "log"),
+            ("nu2", *SIZE_BOUNDS, "log"),
+            ("T", *TIME_BOUNDS, "log"),
+            ("m", *MIGRATION_BOUNDS, "linear"),
+        ]
+
+    def _graph(self, p, N_ref):
+        nu1, nu2 = N_ref * p["nu1"], N_ref * p["nu2"]
+        return _split_graph(
+            N_ref, p["T"], (nu1, nu2), (nu1, nu2),
+            [("pop0", "pop1", p["m"]), ("pop1", "pop0", p["m"])],
+        )
+
+
+class IsolationMigration(DemographicModel):
+    """Isolation with migration, as dadi/moments' ``IM``.
+
+    The ancestor splits a time ``T`` ago into sizes ``s`` and ``1 - s``, which grow
+    exponentially to ``nu1`` and ``nu2``; ``m12`` is the migration into population 1 from
+    population 2 and ``m21`` the reverse (both ``2 * N_ref * m``).
+
+    Parameters
+    ----------
+    bounds : dict, default=None
+        Overrides of the default bounds.
+
+    Examples
+    --------
+    >>> from sfsestimators.models import IsolationMigration
+    >>> IsolationMigration().param_names
+    ('s', 'nu1', 'nu2', 'T', 'm12', 'm21')
+    """
+
+    pop_ids = ("pop0", "pop1")
+
+    def __init__(self, *, bounds=None):
+        self.bounds = bounds
+
+    def _parameter_table(self):
+        return [
+            ("s", 0.01, 0.99, "linear"),
+            ("nu1", *SIZE_BOUNDS, "log"),
+            ("nu2", *SIZE_BOUNDS, "log"),
+            ("T", *TIME_BOUNDS, "log"),
+            ("m12", *MIGRATION_BOUNDS, "linear"),
+            ("m21", *MIGRATION_BOUNDS, "linear"),
+        ]
+
+    def _graph(self, p, N_ref):
+        s = p["s"]
+        return _split_graph(
+            N_ref, p["T"],
+            (N_ref * s, N_ref * (1 - s)),
+            (N_ref * p["nu1"], N_ref * p["nu2"]),
+            # m12: lineages of pop 1 (pop0) come from pop 2 (pop1), i.e. forward-time
+            # migrants move from pop1 into pop0
+            [("pop1", "pop0", p["m12"]), ("pop0", "pop1", p["m21"])],
+        )
+
+
+class YRI_CEU(DemographicModel):  # noqa: N801 (the name of the published model)
+    """The two-population model of Gutenkunst et al. (2009) for YRI and CEU.
+
+    The ancestral population changes to size ``nu1F`` for ``Tp``; it then splits: YRI keeps
+    ``nu1F``; CEU starts at ``nu2B`` and grows exponentially to ``nu2F`` over ``T``, with
+    symmetric migration ``m``. Parameters ``(nu1F, nu2B, nu2F, m, Tp, T)``; sampled
+    populations ``("YRI", "CEU")``.
+
+    Parameters
+    ----------
+    bounds : dict, default=None
+        Overrides of the default bounds.
+
+    Examples
+    --------
+    >>> from sfsestimators.models import YRI_CEU
+    >>> YRI_CEU().pop_ids
+    ('YRI', 'CEU')
+    """
+
+    pop_ids = ("YRI", "CEU")
+
+    def __init__(self, *, bounds=None):
+        self.bounds = bounds
+
+    def _parameter_table(self):
+        return [
+            ("nu1F", *SIZE_BOUNDS, "log"),
+            ("nu2B", *SIZE_BOUNDS, "log"),
+            ("nu2F", *SIZE_BOUNDS, "log"),
+            ("m", *MIGRATION_BOUNDS, "linear"),
+            ("Tp", *TIME_BOUNDS, "log"),
+            ("T", *TIME_BOUNDS, "log"),
+        ]
+
+    def _graph(self, p, N_ref):
+        b = _epochs_builder()
+        t_split = 2 * N_ref * p["T"]
+        nu1F = N_ref * p["nu1F"]
+        b.add_deme(
+            "ancestral",
+            epochs=[
+                dict(start_size=N_ref, end_time=t_split + 2 * N_ref * p["Tp"]),
+                dict(start_size=nu1F, end_time=t_split),
+            ],
+        )
+        b.add_deme("YRI", ancestors=["ancestral"], epochs=[dict(start_size=nu1F)])
+        b.add_deme(
+            "CEU",
+            ancestors=["ancestral"],
+            epochs=[dict(start_size=N_ref * p["nu2B"], end_size=N_ref * p["nu2F"])],
+        )
+        _migrate(b, N_ref, p["m"], demes=["YRI", "CEU"])
+        return b.resolve()
+
+
+class OutOfAfrica3(DemographicModel):
+    """The three-population out-of-Africa model of Gutenkunst et al. (2009).
+
+    The ancestor grows to ``nuAf`` for ``TAf``; YRI (size ``nuAf``) and the Eurasian founder
+    (size ``nuB``, migration ``mAfB`` with YRI) split and last ``TB``; the founder splits
+    into CEU and CHB, growing exponentially ``nuEu0 -> nuEu`` and ``nuAs0 -> nuAs`` over
+    ``TEuAs``, with symmetric migrations ``mAfEu``, ``mAfAs`` and ``mEuAs``. Sampled
+    populations ``("YRI", "CEU", "CHB")``.
+
+    Parameters
+    ----------
+    bounds : dict, default=None
+        Overrides of the default bounds.
+
+    Examples
+    --------
+    >>> from sfsestimators.models import OutOfAfrica3
+    >>> OutOfAfrica3().n_params
+    13
+    """
+
+    pop_ids = ("YRI", "CEU", "CHB")
+
+    def __init__(self, *, bounds=None):
+        self.bounds = bounds
+
+    def _parameter_table(self):
+        sizes = ["nuAf", "nuB", "nuEu0", "nuEu", "nuAs0", "nuAs"]
+        migrations = ["mAfB", "mAfEu", "mAfAs", "mEuAs"]
+        times = ["TAf", "TB", "TEuAs"]
+        return (
+            [(name, *SIZE_BOUNDS, "log") for name in sizes]
+            + [(name, *MIGRATION_BOUNDS, "linear") for name in migrations]
+            + [(name, *TIME_BOUNDS, "log") for name in times]
+        )
+
+    def _graph(self, p, N_ref):
+        b = _epochs_builder()
+        t_eu_as = 2 * N_ref * p["TEuAs"]
+        t_b = t_eu_as + 2 * N_ref * p["TB"]
+        t_af = t_b + 2 * N_ref * p["TAf"]
+        nuAf = N_ref * p["nuAf"]
+        b.add_deme(
+            "ancestral",
+            epochs=[dict(start_size=N_ref, end_time=t_af), dict(start_size=nuAf, end_time=t_b)],
+        )
+        b.add_deme("YRI", ancestors=["ancestral"], epochs=[dict(start_size=nuAf)])
+        b.add_deme(
+            "B", ancestors=["ancestral"],
+            epochs=[dict(start_size=N_ref * p["nuB"], end_time=t_eu_as)],
+        )
+        b.add_deme(
+            "CEU", ancestors=["B"],
+            epochs=[dict(start_size=N_ref * p["nuEu0"], end_size=N_ref * p["nuEu"])],
+        )
+        b.add_deme(
+            "CHB", ancestors=["B"],
+            epochs=[dict(start_size=N_ref * p["nuAs0"], end_size=N_ref * p["nuAs"])],
+        )
+        _migrate(b, N_ref, p["mAfB"], demes=["YRI", "B"])
+        _migrate(b, N_ref, p["mAfEu"], demes=["YRI", "CEU"])
+        _migrate(b, N_ref, p["mAfAs"], demes=["YRI", "CHB"])
+        _migrate(b, N_ref, p["mEuAs"], demes=["CEU", "CHB"])
+        return b.resolve()

@@ -1,0 +1,197 @@
+"""One-population families: piecewise-constant histories and the classic dadi/moments models."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._base import DemographicModel, _check_count, _epochs_builder
+
+__all__ = ["PiecewiseConstant", "TwoEpoch", "ThreeEpoch", "Bottlegrowth"]
+
+SIZE_BOUNDS = (1e-3, 100.0)
+TIME_BOUNDS = (1e-4, 5.0)
+
+
+def _one_deme(N_ref, epochs):
+    """A single deme "pop0": equilibrium ancestor of size N_ref, then ``epochs``.
+
+    ``epochs`` is a list of ``(start_size, end_size, duration_in_generations)``, oldest first.
+    """
+    b = _epochs_builder()
+    durations = [d for *_, d in epochs]
+    # end time of each epoch = the summed durations of the later ones (exactly 0 at the end)
+    ends = [float(sum(durations[i + 1 :])) for i in range(len(epochs))]
+    demes_epochs = [dict(start_size=N_ref, end_time=float(sum(durations)))]
+    for (start, end, _), end_time in zip(epochs, ends):
+        demes_epochs.append(dict(start_size=start, end_size=end, end_time=end_time))
+    b.add_deme("pop0", epochs=demes_epochs)
+    return b.resolve()
+
+
+class PiecewiseConstant(DemographicModel):
+    """One population with ``n_epochs`` epochs of constant size after an equilibrium ancestor.
+
+    Forward in time: the ancestral population (size 1) changes to size ``nu1`` for a time
+    ``T1``, then to ``nu2`` for ``T2``, ..., and ends with ``nu{K}`` for ``T{K}`` up to the
+    present. Parameters, in order: ``nu1..nuK, T1..TK`` (sizes relative to ``N_ref``, durations
+    in ``2 * N_ref`` generations).
+
+    The prior is the design's: ``ln(nu) ~ Normal(0, 1.5)`` and ``T ~ Exponential(mean 0.5)``,
+    each truncated to its bounds (by redrawing).
+
+    Parameters
+    ----------
+    n_epochs : int, default=1
+        Number of epochs ``K`` after the ancestor.
+    bounds : dict, default=None
+        Overrides of the default bounds (sizes ``[1e-3, 100]``, durations ``[1e-4, 5]``).
+
+    Examples
+    --------
+    >>> from sfsestimators.models import PiecewiseConstant
+    >>> model = PiecewiseConstant(n_epochs=2)
+    >>> model.param_names
+    ('nu1', 'nu2', 'T1', 'T2')
+    >>> theta = model.sample_prior(3, random_state=0)
+    >>> model.expected_sfs(theta[0], [20]).shape
+    (21,)
+    """
+
+    def __init__(self, n_epochs=1, *, bounds=None):
+        self.n_epochs = n_epochs
+        self.bounds = bounds
+
+    def _k(self):
+        k = self.n_epochs
+        if not isinstance(k, numbers.Integral) or k < 1:
+            raise ValueError(f"n_epochs is {k!r}; expected an integer >= 1.")
+        return int(k)
+
+    def _parameter_table(self):
+        k = self._k()
+        sizes = [(f"nu{i + 1}", *SIZE_BOUNDS, "log") for i in range(k)]
+        times = [(f"T{i + 1}", *TIME_BOUNDS, "log") for i in range(k)]
+        return sizes + times
+
+    def _graph(self, p, N_ref):
+        k = self._k()
+        epochs = []
+        for i in range(1, k + 1):
+            size = N_ref * p[f"nu{i}"]
+            epochs.append((size, size, 2 * N_ref * p[f"T{i}"]))
+        return _one_deme(N_ref, epochs)
+
+    def sample_prior(self, n, random_state=None):
+        n = _check_count(n, "n")
+        rng = check_random_state(random_state)
+        k = self._k()
+        bounds = self.bounds_
+        out = np.empty((n, 2 * k))
+        for j in range(2 * k):
+            lo, hi = bounds[j]
+            draw = (
+                (lambda m: np.exp(rng.normal(0.0, 1.5, m)))
+                if j < k
+                else (lambda m: rng.exponential(0.5, m))
+            )
+            col = draw(n)
+            bad = (col < lo) | (col > hi)
+            while bad.any():
+                col[bad] = draw(int(bad.sum()))
+                bad = (col < lo) | (col > hi)
+            out[:, j] = col
+        return out
+
+
+class TwoEpoch(DemographicModel):
+    """Instantaneous size change: size ``nu`` for the last ``T`` (moments' ``two_epoch``).
+
+    Parameters
+    ----------
+    bounds : dict, default=None
+        Overrides of the default bounds.
+
+    Examples
+    --------
+    >>> from sfsestimators.models import TwoEpoch
+    >>> fs = TwoEpoch().expected_sfs([2.0, 0.1], [10])
+    >>> round(float(fs.S()), 3)
+    3.036
+    """
+
+    def __init__(self, *, bounds=None):
+        self.bounds = bounds
+
+    def _parameter_table(self):
+        return [("nu", *SIZE_BOUNDS, "log"), ("T", *TIME_BOUNDS, "log")]
+
+    def _graph(self, p, N_ref):
+        size = N_ref * p["nu"]
+        return _one_deme(N_ref, [(size, size, 2 * N_ref * p["T"])])
+
+
+class ThreeEpoch(DemographicModel):
+    """Size ``nuB`` for ``TB``, then ``nuF`` for ``TF`` (moments' ``three_epoch``).
+
+    Parameters
+    ----------
+    bounds : dict, default=None
+        Overrides of the default bounds.
+
+    Examples
+    --------
+    >>> from sfsestimators.models import ThreeEpoch
+    >>> ThreeEpoch().param_names
+    ('nuB', 'nuF', 'TB', 'TF')
+    """
+
+    def __init__(self, *, bounds=None):
+        self.bounds = bounds
+
+    def _parameter_table(self):
+        return [
+            ("nuB", *SIZE_BOUNDS, "log"),
+            ("nuF", *SIZE_BOUNDS, "log"),
+            ("TB", *TIME_BOUNDS, "log"),
+            ("TF", *TIME_BOUNDS, "log"),
+        ]
+
+    def _graph(self, p, N_ref):
+        nuB, nuF = N_ref * p["nuB"], N_ref * p["nuF"]
+        return _one_deme(
+            N_ref, [(nuB, nuB, 2 * N_ref * p["TB"]), (nuF, nuF, 2 * N_ref * p["TF"])]
+        )
+
+
+class Bottlegrowth(DemographicModel):
+    """Instantaneous bottleneck to ``nuB`` a time ``T`` ago, then exponential growth to ``nuF``.
+
+    Same parameters as moments' ``bottlegrowth``: ``(nuB, nuF, T)``.
+
+    Parameters
+    ----------
+    bounds : dict, default=None
+        Overrides of the default bounds.
+
+    Examples
+    --------
+    >>> from sfsestimators.models import Bottlegrowth
+    >>> Bottlegrowth().expected_sfs([0.1, 2.0, 0.1], [8]).shape
+    (9,)
+    """
+
+    def __init__(self, *, bounds=None):
+        self.bounds = bounds
+
+    def _parameter_table(self):
+        return [
+            ("nuB", *SIZE_BOUNDS, "log"),
+            ("nuF", *SIZE_BOUNDS, "log"),
+            ("T", *TIME_BOUNDS, "log"),
+        ]
+
+    def _graph(self, p, N_ref):
+        return _one_deme(N_ref, [(N_ref * p["nuB"], N_ref * p["nuF"], 2 * N_ref * p["T"])])

@@ -1,0 +1,324 @@
+"""The teacher: exact expected spectra from moments for parameters drawn from a model's prior.
+
+Parallel with joblib. The library passes only ``n_jobs``, never ``backend=``, so a user runs the
+same call on a Dask or Ray cluster by wrapping it in ``joblib.parallel_config(backend="dask")``.
+All parameters are drawn up front in the calling process, so the result does not depend on the
+backend, the number of workers or the order in which chunks finish.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import joblib
+import moments
+import numpy as np
+from tqdm.auto import tqdm
+
+from .models import DemographicModel
+from .models._base import _check_count
+
+__all__ = ["generate_teacher_data", "TeacherData", "TeacherFailure", "evaluate_teacher"]
+
+logger = logging.getLogger(__name__)
+
+_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TeacherFailure:
+    """One parameter vector the teacher could not evaluate.
+
+    Attributes
+    ----------
+    index : int
+        Position of the draw among the ``n_examples``.
+    params : ndarray of shape (n_params,)
+        The parameters.
+    reason : str
+        What went wrong: the exception, or which entries were NaN or negative.
+    """
+
+    index: int
+    params: np.ndarray
+    reason: str
+
+
+class TeacherData(NamedTuple):
+    """Teacher pairs: unpacks as ``theta, sfs, failures``.
+
+    Attributes
+    ----------
+    theta : ndarray of shape (n_ok, n_params)
+        Parameters of the successful evaluations, in draw order.
+    sfs : ndarray of shape (n_ok, *spectrum_shape)
+        Their expected spectra (``theta = 1``; unfolded; the two corners set to 0).
+    failures : list of TeacherFailure
+        Every draw that failed, with its reason. ``len(theta) + len(failures)`` is the
+        number of examples asked for.
+    """
+
+    theta: np.ndarray
+    sfs: np.ndarray
+    failures: list
+
+    @property
+    def n_failed(self):
+        """Number of failed teacher evaluations."""
+        return len(self.failures)
+
+    @property
+    def failure_rate(self):
+        """Fraction of failed evaluations."""
+        total = len(self.theta) + len(self.failures)
+        return self.n_failed / total if total else 0.0
+
+    def spectra(self, pop_ids=None):
+        """The spectra as a list of :class:`moments.Spectrum` (corners masked)."""
+        return [moments.Spectrum(s, mask_corners=True, pop_ids=pop_ids) for s in self.sfs]
+
+    def summary(self):
+        """A short text description: counts, failures and spectrum statistics."""
+        total = len(self.theta) + self.n_failed
+        lines = [
+            f"teacher examples: {len(self.theta)} ok, {self.n_failed} failed of {total} "
+            f"({100 * self.failure_rate:.2f} % failed)",
+            f"theta shape: {self.theta.shape}, sfs shape: {self.sfs.shape}",
+        ]
+        if len(self.sfs):
+            seg = self.sfs.reshape(len(self.sfs), -1).sum(axis=1)
+            lines.append(
+                "segregating sites per unit theta: "
+                f"median {np.median(seg):.3f}, 5-95 % [{np.quantile(seg, 0.05):.3f}, "
+                f"{np.quantile(seg, 0.95):.3f}]"
+            )
+        reasons = {}
+        for f in self.failures:
+            key = f.reason.split(":")[0]
+            reasons[key] = reasons.get(key, 0) + 1
+        for key, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            lines.append(f"  failed: {count} x {key}")
+        return "\n".join(lines)
+
+
+def evaluate_teacher(model, params, sample_sizes):
+    """Evaluate the teacher for one parameter vector; never raises.
+
+    Returns
+    -------
+    sfs : ndarray or None
+        The expected spectrum with the corners set to 0, or None on failure.
+    reason : str or None
+        Why it failed.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fs = model.expected_sfs(params, sample_sizes)
+    except Exception as exc:  # the failure is recorded and reported, never dropped
+        return None, f"{type(exc).__name__}: {exc}"
+    values = np.ma.compressed(fs)
+    if not np.all(np.isfinite(values)):
+        return None, f"non-finite entries: {int((~np.isfinite(values)).sum())} NaN/inf"
+    if np.any(values < 0):
+        return None, f"negative entries: {int((values < 0).sum())}, min {values.min():.3g}"
+    return np.ma.filled(fs, 0.0).astype(float), None
+
+
+def _evaluate_chunk(model, params, sample_sizes):
+    shape = tuple(n + 1 for n in sample_sizes)
+    out = np.zeros((len(params),) + shape)
+    reasons = []
+    for i, p in enumerate(params):
+        sfs, reason = evaluate_teacher(model, p, sample_sizes)
+        if sfs is not None:
+            out[i] = sfs
+        reasons.append(reason or "")
+    return out, np.asarray(reasons, dtype=str)
+
+
+def _default_chunk_size(n_examples, n_jobs):
+    workers = max(1, joblib.effective_n_jobs(n_jobs))
+    return int(min(100, max(1, math.ceil(n_examples / (4 * workers)))))
+
+
+# -- shards on disk -------------------------------------------------------------------------------
+def _shard_path(out, k):
+    return os.path.join(out, f"shard_{k:06d}.npz")
+
+
+def _atomic_savez(path, **arrays):
+    tmp = path + ".tmp.npz"
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def _open_store(out, model, sample_sizes, n_examples, random_state, chunk_size, n_jobs):
+    """Create the output directory, or check it against the call and reuse its draws."""
+    os.makedirs(out, exist_ok=True)
+    meta_path = os.path.join(out, "meta.json")
+    meta = {
+        "format_version": _FORMAT_VERSION,
+        "model": repr(model),
+        "sample_sizes": list(sample_sizes),
+        "n_examples": n_examples,
+    }
+    if os.path.exists(meta_path):
+        with open(meta_path) as fh:
+            stored = json.load(fh)
+        for key, value in meta.items():
+            if stored.get(key) != value:
+                raise ValueError(
+                    f"out={out!r} holds teacher data with {key}={stored.get(key)!r}, but this "
+                    f"call has {key}={value!r}; use another directory or the same arguments."
+                )
+        if isinstance(random_state, (int, np.integer)) and stored.get("random_state") not in (
+            None, int(random_state)
+        ):
+            raise ValueError(
+                f"out={out!r} was drawn with random_state={stored['random_state']}, but this "
+                f"call has random_state={random_state}."
+            )
+        params = np.load(os.path.join(out, "params.npy"))
+        return params, int(stored["chunk_size"])
+    params = model.sample_prior(n_examples, random_state=random_state)
+    chunk_size = chunk_size or _default_chunk_size(n_examples, n_jobs)
+    meta["chunk_size"] = chunk_size
+    if isinstance(random_state, (int, np.integer)):
+        meta["random_state"] = int(random_state)
+    np.save(os.path.join(out, "params.npy.tmp.npy"), params)
+    os.replace(os.path.join(out, "params.npy.tmp.npy"), os.path.join(out, "params.npy"))
+    with open(meta_path + ".tmp", "w") as fh:
+        json.dump(meta, fh, indent=1)
+    os.replace(meta_path + ".tmp", meta_path)
+    return params, chunk_size
+
+
+def generate_teacher_data(
+    model,
+    n_examples,
+    sample_sizes,
+    *,
+    n_jobs=None,
+    random_state=None,
+    out=None,
+    chunk_size=None,
+    progress=False,
+    verbose=0,
+):
+    """Draw parameters from ``model``'s prior and compute their exact expected spectra.
+
+    Parameters
+    ----------
+    model : DemographicModel
+        The family; its ``sample_prior`` draws the parameters and its ``expected_sfs`` (moments)
+        computes the spectra.
+    n_examples : int
+        Number of parameter draws.
+    sample_sizes : sequence of int
+        Haploid sample size per population.
+    n_jobs : int, default=None
+        Number of joblib workers (None: 1, unless a ``joblib.parallel_config`` says otherwise;
+        -1: all cores). The backend is the caller's choice, e.g.
+        ``with joblib.parallel_config(backend="dask"):`` with a ``distributed.Client``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the parameter draws, all made up front in this process.
+    out : str or path-like, default=None
+        Directory for shards. Each finished chunk is written as it arrives; a call with the
+        same directory and arguments after an interruption computes only the missing chunks
+        and returns exactly the data an uninterrupted run would (the draws are stored too).
+    chunk_size : int, default=None
+        Examples per joblib task; default about a quarter of the work per worker, at most 100.
+    progress : bool, default=False
+        Show a tqdm progress bar.
+    verbose : int, default=0
+        joblib verbosity.
+
+    Returns
+    -------
+    data : TeacherData
+        Unpacks as ``theta, sfs, failures``; failures are listed, counted and warned about,
+        never dropped silently.
+
+    Examples
+    --------
+    >>> from sfsestimators.models import PiecewiseConstant
+    >>> from sfsestimators.teacher import generate_teacher_data
+    >>> theta, sfs, failures = generate_teacher_data(PiecewiseConstant(2), 4, [10],
+    ...                                              random_state=0)
+    >>> theta.shape, sfs.shape, len(failures)
+    ((4, 4), (4, 11), 0)
+    """
+    if not isinstance(model, DemographicModel):
+        raise TypeError(f"model is {type(model).__name__}; expected a DemographicModel.")
+    n_examples = _check_count(n_examples, "n_examples")
+    sample_sizes = model.check_sample_sizes(sample_sizes)
+    if chunk_size is not None:
+        chunk_size = _check_count(chunk_size, "chunk_size")
+        if chunk_size == 0:
+            raise ValueError("chunk_size is 0; expected a positive integer.")
+    shape = tuple(n + 1 for n in sample_sizes)
+
+    if out is not None:
+        out = os.fspath(out)
+        params, chunk_size = _open_store(
+            out, model, sample_sizes, n_examples, random_state, chunk_size, n_jobs
+        )
+    else:
+        params = model.sample_prior(n_examples, random_state=random_state)
+        chunk_size = chunk_size or _default_chunk_size(n_examples, n_jobs)
+
+    starts = list(range(0, n_examples, chunk_size))
+    results = {}
+    if out is not None:
+        for k in range(len(starts)):
+            if os.path.exists(_shard_path(out, k)):
+                with np.load(_shard_path(out, k)) as shard:
+                    results[k] = (shard["sfs"], shard["reasons"])
+        if results:
+            logger.info("resuming %s: %d of %d chunks on disk", out, len(results), len(starts))
+    todo = [k for k in range(len(starts)) if k not in results]
+
+    bar = tqdm(
+        total=n_examples, disable=not progress, desc="teacher", unit="sfs",
+        initial=sum(len(results[k][1]) for k in results),
+    )
+    tasks = (
+        joblib.delayed(_evaluate_chunk)(model, params[starts[k] : starts[k] + chunk_size],
+                                        sample_sizes)
+        for k in todo
+    )
+    parallel = joblib.Parallel(n_jobs=n_jobs, verbose=verbose, return_as="generator")
+    try:
+        for k, (sfs, reasons) in zip(todo, parallel(tasks)):
+            results[k] = (sfs, reasons)
+            if out is not None:
+                _atomic_savez(_shard_path(out, k), sfs=sfs, reasons=reasons)
+            bar.update(len(reasons))
+    finally:
+        bar.close()
+
+    sfs_all = np.concatenate([results[k][0] for k in range(len(starts))]) if starts else (
+        np.zeros((0,) + shape)
+    )
+    reasons = np.concatenate([results[k][1] for k in range(len(starts))]) if starts else (
+        np.zeros(0, dtype=str)
+    )
+    ok = reasons == ""
+    failures = [
+        TeacherFailure(int(i), params[i].copy(), str(reasons[i])) for i in np.flatnonzero(~ok)
+    ]
+    data = TeacherData(params[ok], sfs_all[ok], failures)
+    if failures:
+        warnings.warn(
+            f"{len(failures)} of {n_examples} teacher evaluations failed "
+            f"({100 * data.failure_rate:.2f} %); see the failures of the result.",
+            stacklevel=2,
+        )
+    return data

@@ -129,6 +129,20 @@ def _sum_spectrum(x, ndim):
 
 
 # -- likelihoods ------------------------------------------------------------------------------
+def _poisson_per_bin(m, d, include):
+    """``-M + D log M - log D!`` on included entries, 0 elsewhere.
+
+    Excluded entries are replaced by harmless values *before* the logarithm, so that an
+    excluded entry with ``M = 0`` cannot turn the gradient into NaN.
+    """
+    one = torch.ones((), dtype=m.dtype, device=m.device)
+    zero = torch.zeros((), dtype=m.dtype, device=m.device)
+    m_safe = torch.where(include, m, one)
+    d_safe = torch.where(include, d, zero)
+    per_bin = -m_safe + torch.xlogy(d_safe, m_safe) - torch.lgamma(d_safe + 1)
+    return torch.where(include, per_bin, zero)
+
+
 def poisson_loglik(model, data, *, mask=None, folded=None):
     """Poisson log-likelihood of a data spectrum given model spectra (moments' ``Inference.ll``).
 
@@ -161,8 +175,7 @@ def poisson_loglik(model, data, *, mask=None, folded=None):
     -23.17
     """
     m, d, include, ndim = _prepare(model, data, mask, folded)
-    per_bin = -m + torch.xlogy(d, m) - torch.lgamma(d + 1)
-    ll = _sum_spectrum(torch.where(include, per_bin, torch.zeros_like(per_bin)), ndim)
+    ll = _sum_spectrum(_poisson_per_bin(m, d, include), ndim)
     return _out(ll, _is_tensor(model, data))
 
 
@@ -202,8 +215,7 @@ def multinomial_loglik(model, data, *, mask=None, folded=None):
         torch.where(include, m, zero), ndim
     )
     scaled = m * theta.reshape(theta.shape + (1,) * ndim)
-    per_bin = -scaled + torch.xlogy(d, scaled) - torch.lgamma(d + 1)
-    ll = _sum_spectrum(torch.where(include, per_bin, zero), ndim)
+    ll = _sum_spectrum(_poisson_per_bin(scaled, d, include), ndim)
     return _out(ll, _is_tensor(model, data))
 
 

@@ -175,7 +175,7 @@ def sfs_from_genotypes(
     >>> from sfsestimators.io import sfs_from_genotypes
     >>> g = np.array([[1, 0, 0, 0], [1, 1, 0, 0], [1, 0, -1, 1]])
     >>> sfs_from_genotypes(g, sample_sizes=[3]).data.round(3).tolist()
-    [0.0, 1.0, 1.667, 0.333]
+    [0.25, 1.25, 1.5, 0.0]
     """
     g = _check_genotypes(genotypes)
     sets = _check_sample_sets(sample_sets, g.shape[1])
@@ -284,11 +284,12 @@ def sfs_from_vcf(
         raise FileNotFoundError(f"No VCF file at {path!r}.")
     if ancestral not in (None, "aa", "ref"):
         raise ValueError(f"ancestral is {ancestral!r}; expected None, 'aa' or 'ref'.")
+    has_aa = "AA" in allel.read_vcf_headers(path).infos
     fields = ["samples", "calldata/GT", "variants/REF", "variants/ALT", "variants/numalt"]
-    callset = allel.read_vcf(path, fields=fields + ["variants/AA"], alt_number=2)
+    callset = allel.read_vcf(path, fields=fields + (["variants/AA"] if has_aa else []),
+                             alt_number=2)
     if callset is None:
         raise ValueError(f"VCF file {path!r} holds no variants.")
-    has_aa = "variants/AA" in callset
     if ancestral is None:
         ancestral = "aa" if has_aa else None
     if ancestral == "aa" and not has_aa:

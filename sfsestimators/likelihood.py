@@ -172,7 +172,7 @@ def poisson_loglik(model, data, *, mask=None, folded=None):
     >>> model = 1000 / np.arange(1, 10)
     >>> model = np.r_[0, model, 0]
     >>> round(poisson_loglik(model, np.round(model)), 2)
-    -23.17
+    -32.96
     """
     m, d, include, ndim = _prepare(model, data, mask, folded)
     ll = _sum_spectrum(_poisson_per_bin(m, d, include), ndim)

@@ -156,9 +156,9 @@ def test_out_of_bounds_and_bad_shapes_are_clear_errors():
     with pytest.raises(ValueError, match="1 population"):
         model.expected_sfs([1.0, 1.0, 0.1, 0.1], [10, 10])
     with pytest.raises(ValueError, match="n_epochs is 0"):
-        PiecewiseConstant(n_epochs=0).param_names
+        _ = PiecewiseConstant(n_epochs=0).param_names
     with pytest.raises(ValueError, match="unknown parameter"):
-        TwoEpoch(bounds={"nuX": (1, 2)}).bounds_
+        _ = TwoEpoch(bounds={"nuX": (1, 2)}).bounds_
     assert TwoEpoch(bounds={"nu": (0.5, 2)}).lower_bound[0] == 0.5
     with pytest.raises(ValueError, match="expected one of"):
         get_model("nonsense")

@@ -119,7 +119,7 @@ class TwoEpoch(DemographicModel):
     >>> from sfsestimators.models import TwoEpoch
     >>> fs = TwoEpoch().expected_sfs([2.0, 0.1], [10])
     >>> round(float(fs.S()), 3)
-    3.036
+    3.054
     """
 
     def __init__(self, *, bounds=None):

@@ -1,0 +1,26 @@
+"""The command line."""
+
+import subprocess
+import sys
+
+from sfsestimators.cli import main
+
+
+def test_teacher_command_prints_a_summary(capsys, tmp_path):
+    code = main(["teacher", "--model", "piecewise", "--n-epochs", "2", "--n-examples", "6",
+                 "--sample-size", "8", "--n-jobs", "1", "--quiet", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "PiecewiseConstant(n_epochs=2)" in out and "6 ok, 0 failed of 6" in out
+    assert len(list(tmp_path.glob("shard_*.npz"))) > 0
+
+
+def test_bad_model_is_a_clear_error(capsys):
+    assert main(["teacher", "--model", "nonsense", "--quiet"]) == 2
+    assert "expected one of" in capsys.readouterr().err
+
+
+def test_python_dash_m_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "sfsestimators", "--help"],
+                          capture_output=True, text=True, check=True)
+    assert "teacher" in proc.stdout

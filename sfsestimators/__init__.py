@@ -2,10 +2,12 @@
 
 The data flow one way: spectra I/O (:mod:`sfsestimators.io`) -> demographic models
 (:mod:`sfsestimators.models`) -> the teacher (:mod:`sfsestimators.teacher`) -> likelihoods
-(:mod:`sfsestimators.likelihood`) -> estimators -> command line (:mod:`sfsestimators.cli`).
+(:mod:`sfsestimators.likelihood`) -> torch modules (:mod:`sfsestimators.nn`) -> estimators
+(:class:`NeuralSFSRegressor`) -> command line (:mod:`sfsestimators.cli`).
 """
 
-from . import io, likelihood, models, teacher
+from . import io, likelihood, metrics, models, nn, teacher
+from .emulator import NeuralSFSRegressor
 from .io import read_sfs, sfs_from_genotypes, sfs_from_tree_sequence, sfs_from_vcf, write_sfs
 from .likelihood import fold, multinomial_loglik, optimal_theta, poisson_loglik, project
 from .models import (
@@ -29,6 +31,9 @@ __all__ = [
     "likelihood",
     "models",
     "teacher",
+    "metrics",
+    "nn",
+    "NeuralSFSRegressor",
     "read_sfs",
     "write_sfs",
     "sfs_from_vcf",

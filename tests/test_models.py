@@ -66,6 +66,24 @@ def test_parameters_mean_what_moments_means(model, params, native, ns):
     np.testing.assert_allclose(np.ma.compressed(ours), np.ma.compressed(theirs), rtol=1e-3)
 
 
+def test_padded_epochs_change_nothing():
+    """A k-epoch history padded with neutral epochs has the same spectrum."""
+    three = PiecewiseConstant(n_epochs=3)
+    params = [0.2, 3.0, 0.05, 0.3]
+    padded = PiecewiseConstant(n_epochs=5).pad_params(params, 2)
+    np.testing.assert_allclose(
+        PiecewiseConstant(n_epochs=5).expected_sfs(padded, [16]),
+        PiecewiseConstant(n_epochs=2).expected_sfs(params, [16]), rtol=1e-6,
+    )
+    draws = PiecewiseConstant(n_epochs=3, padded_prior=True).sample_prior(600, random_state=0)
+    n_neutral = (draws[:, :3] == 1.0).sum(axis=1)
+    assert set(n_neutral) == {0, 1, 2}  # 3, 2 and 1 active epochs
+    # neutral epochs are the oldest ones
+    assert np.all(np.diff((draws[:, :3] == 1.0).astype(int), axis=1) <= 0)
+    with pytest.raises(ValueError, match="n_epochs_from"):
+        three.pad_params(params, 4)
+
+
 def test_small_multipopulation_samples_are_computed_large_and_projected():
     model = IsolationMigration()
     params = (0.3, 2.0, 0.5, 0.2, 1.0, 0.3)

@@ -42,10 +42,18 @@ class PiecewiseConstant(DemographicModel):
     The prior is the design's: ``ln(nu) ~ Normal(0, 1.5)`` and ``T ~ Exponential(mean 0.5)``,
     each truncated to its bounds (by redrawing).
 
+    A history of fewer epochs ``k`` is exactly a ``K``-epoch history whose oldest ``K - k``
+    epochs keep the ancestral size 1 (:meth:`pad_params`). With ``padded_prior=True`` every
+    draw has ``k ~ Uniform{1..K}`` active epochs padded that way, so one emulator trained on
+    this model serves every ``k <= K``.
+
     Parameters
     ----------
     n_epochs : int, default=1
         Number of epochs ``K`` after the ancestor.
+    padded_prior : bool, default=False
+        Draw the number of active epochs uniformly in ``1..K`` and pad with neutral epochs
+        (size 1, durations from the prior).
     bounds : dict, default=None
         Overrides of the default bounds (sizes ``[1e-3, 100]``, durations ``[1e-4, 5]``).
 
@@ -60,8 +68,9 @@ class PiecewiseConstant(DemographicModel):
     (21,)
     """
 
-    def __init__(self, n_epochs=1, *, bounds=None):
+    def __init__(self, n_epochs=1, *, padded_prior=False, bounds=None):
         self.n_epochs = n_epochs
+        self.padded_prior = padded_prior
         self.bounds = bounds
 
     def _k(self):
@@ -103,7 +112,41 @@ class PiecewiseConstant(DemographicModel):
                 col[bad] = draw(int(bad.sum()))
                 bad = (col < lo) | (col > hi)
             out[:, j] = col
+        if self.padded_prior:
+            active = rng.randint(1, k + 1, size=n)
+            neutral = np.arange(k)[None, :] < (k - active)[:, None]
+            out[:, :k] = np.where(neutral, 1.0, out[:, :k])
         return out
+
+    def pad_params(self, params, n_epochs_from):
+        """Express ``n_epochs_from``-epoch parameters as parameters of this model.
+
+        The oldest missing epochs get size 1 (the ancestral size, so nothing changes) and a
+        duration of 0.1; the history, and so the spectrum, is the same.
+
+        Parameters
+        ----------
+        params : array-like of shape (2 * n_epochs_from,) or (n, 2 * n_epochs_from)
+        n_epochs_from : int
+
+        Examples
+        --------
+        >>> from sfsestimators.models import PiecewiseConstant
+        >>> PiecewiseConstant(3).pad_params([0.5, 0.2], 1).tolist()
+        [1.0, 1.0, 0.5, 0.1, 0.1, 0.2]
+        """
+        k, j = self._k(), int(n_epochs_from)
+        arr = np.asarray(params, dtype=float)
+        if not 1 <= j <= k or arr.shape[-1] != 2 * j:
+            raise ValueError(
+                f"params has {arr.shape[-1]} values for n_epochs_from={n_epochs_from}, and "
+                f"this model has {k} epochs; expected 2 * n_epochs_from values, "
+                f"n_epochs_from <= {k}."
+            )
+        lead = arr.shape[:-1] + (k - j,)
+        return np.concatenate(
+            [np.ones(lead), arr[..., :j], np.full(lead, 0.1), arr[..., j:]], axis=-1
+        )
 
 
 class TwoEpoch(DemographicModel):

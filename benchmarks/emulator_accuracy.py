@@ -20,11 +20,11 @@ import time
 import numpy as np
 
 from sfsestimators import (
-    NeuralSFSRegressor,
     PiecewiseConstant,
     generate_teacher_data,
     multinomial_loglik,
 )
+from sfsestimators.pretrained.train_default import train_resumable
 
 MODEL = PiecewiseConstant(n_epochs=6, padded_prior=True)
 N = 20
@@ -34,32 +34,6 @@ REFERENCES = {
     "expansion (k=1)": [5.0, 0.1],
     "three-epoch A. thaliana-like (k=2)": [0.149, 1.256, 0.023, 0.045],
 }
-
-
-def train(args, theta, sfs):
-    path = os.path.join(args.workdir, "emulator.pt")
-    est = None
-    if os.path.exists(path):
-        est = NeuralSFSRegressor.load(path, device="cpu")
-        print(f"resumed emulator at epoch {est.n_epochs_}")
-    start = time.perf_counter()
-    while est is None or est.n_epochs_ < args.max_epochs:
-        if est is None:
-            est = NeuralSFSRegressor(
-                lr=args.lr, batch_size=args.batch_size, max_epochs=args.chunk, patience=30,
-                random_state=0, device="cpu", param_scale="log",
-            ).fit(theta, sfs)
-        else:
-            est.partial_fit(theta, sfs, epochs=args.chunk)
-        est.save(path)
-        hist = est.history_
-        print(f"epoch {est.n_epochs_}: train {hist[-1, 'train_loss']:.2e} "
-              f"valid {hist[-1, 'valid_loss']:.2e} lr {est.net_.optimizer_.param_groups[0]['lr']:.1e} "
-              f"({time.perf_counter() - start:.0f} s)", flush=True)
-        stopped = len(hist) < args.chunk  # early stopping fired inside the chunk
-        if stopped:
-            break
-    return est
 
 
 def main():
@@ -83,7 +57,11 @@ def main():
     n_train = len(theta) - args.n_test
     print(data.summary())
     t0 = time.perf_counter()
-    est = train(args, theta[:n_train], sfs[:n_train])
+    est = train_resumable(
+        theta[:n_train], sfs[:n_train], os.path.join(args.workdir, "emulator.pt"),
+        max_epochs=args.max_epochs, chunk=args.chunk, lr=args.lr, batch_size=args.batch_size,
+        patience=30, random_state=0, device="cpu", param_scale="log",
+    )
     t_train = time.perf_counter() - t0
 
     test_theta, test_sfs = theta[n_train:], sfs[n_train:]

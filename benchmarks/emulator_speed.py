@@ -27,6 +27,28 @@ def best_time(fn, repeats):
     return float(np.median(times))
 
 
+def measure(model, n, args):
+    """Times for one sample size: moments single, emulator single, predict(), batch."""
+    theta, sfs, _ = generate_teacher_data(model, 200, [n], n_jobs=-1, random_state=0)
+    est = NeuralSFSRegressor(max_epochs=1, random_state=0, device="cpu").fit(theta, sfs)
+    module = est.as_torch()
+    draws = model.sample_prior(args.n_moments, random_state=1)
+    model.expected_sfs(draws[0], [n])  # warm-up (imports, caches)
+    start = time.perf_counter()
+    for p in draws:
+        model.expected_sfs(p, [n])
+    t_moments = (time.perf_counter() - start) / len(draws)
+    one = torch.as_tensor(draws[:1], dtype=torch.float32)
+    batch = torch.as_tensor(model.sample_prior(args.batch, random_state=2),
+                            dtype=torch.float32)
+    with torch.no_grad():
+        module(one), module(batch)  # warm-up
+        t_single = best_time(lambda: module(one), 200)
+        t_batch = best_time(lambda: module(batch), 5)
+    t_predict = best_time(lambda: est.predict(draws[:1]), 50)
+    return n, t_moments, t_single, t_predict, t_batch
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n-moments", type=int, default=30)
@@ -34,26 +56,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     model = PiecewiseConstant(n_epochs=6, padded_prior=True)
-    rows = []
-    for n in (20, 100):
-        theta, sfs, _ = generate_teacher_data(model, 200, [n], n_jobs=-1, random_state=0)
-        est = NeuralSFSRegressor(max_epochs=1, random_state=0, device="cpu").fit(theta, sfs)
-        module = est.as_torch()
-        draws = model.sample_prior(args.n_moments, random_state=1)
-        model.expected_sfs(draws[0], [n])  # warm-up (imports, caches)
-        start = time.perf_counter()
-        for p in draws:
-            model.expected_sfs(p, [n])
-        t_moments = (time.perf_counter() - start) / len(draws)
-        one = torch.as_tensor(draws[:1], dtype=torch.float32)
-        batch = torch.as_tensor(model.sample_prior(args.batch, random_state=2),
-                                dtype=torch.float32)
-        with torch.no_grad():
-            module(one), module(batch)  # warm-up
-            t_single = best_time(lambda: module(one), 200)
-            t_batch = best_time(lambda: module(batch), 5)
-        t_predict = best_time(lambda: est.predict(draws[:1]), 50)
-        rows.append((n, t_moments, t_single, t_predict, t_batch))
+    rows = [measure(model, n, args) for n in (20, 100)]
 
     print(f"torch threads: {torch.get_num_threads()}, batch: {args.batch}")
     head = (f"{'n':>4} {'moments 1 (ms)':>15} {'emu 1 (ms)':>11} {'ratio 1':>8} "

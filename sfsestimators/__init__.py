@@ -8,6 +8,7 @@ The data flow one way: spectra I/O (:mod:`sfsestimators.io`) -> demographic mode
 
 from . import io, likelihood, metrics, models, nn, teacher
 from .emulator import NeuralSFSRegressor
+from .fitter import DemographyFitter
 from .io import read_sfs, sfs_from_genotypes, sfs_from_tree_sequence, sfs_from_vcf, write_sfs
 from .likelihood import fold, multinomial_loglik, optimal_theta, poisson_loglik, project
 from .models import (
@@ -34,6 +35,7 @@ __all__ = [
     "metrics",
     "nn",
     "NeuralSFSRegressor",
+    "DemographyFitter",
     "read_sfs",
     "write_sfs",
     "sfs_from_vcf",

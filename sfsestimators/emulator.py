@@ -39,6 +39,26 @@ def _as_spectra_array(sfs):
     return np.asarray(sfs)
 
 
+def _model_spec(model):
+    """A built-in model as plain values (for weights-only torch files), else None."""
+    from . import models
+
+    if model is None or not hasattr(models, type(model).__name__):
+        return None
+    params = model.get_params(deep=False)
+    if any(not isinstance(v, (int, float, bool, str, type(None))) for v in params.values()):
+        return None
+    return {"class": type(model).__name__, "params": params}
+
+
+def _model_from_spec(spec):
+    from . import models
+
+    if not spec:
+        return None
+    return getattr(models, spec["class"])(**spec["params"])
+
+
 class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
     """Neural emulator of the expected SFS: demographic parameters -> spectrum.
 
@@ -96,6 +116,10 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
         Entries the network models.
     param_log_ : ndarray of bool of shape (n_features_in_,)
         Which parameters were log-transformed.
+    model_ : DemographicModel or None
+        The model given to :meth:`fit`: the family whose parameters the network reads.
+    param_min_, param_max_ : ndarray of shape (n_features_in_,)
+        The training domain (range of each parameter in the training data).
     n_features_in_ : int
         Number of parameters.
     n_epochs_ : int
@@ -326,6 +350,7 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
                 "other spectra; expected spectra whose only zeros are the masked corners."
             )
         self.param_log_ = self._param_log(theta, model)
+        self.model_ = model
         z = np.where(self.param_log_, np.log(np.where(self.param_log_, theta, 1.0)), theta)
         self._param_mean = z.mean(axis=0)
         std = z.std(axis=0)
@@ -471,6 +496,7 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
                 "param_min": torch.as_tensor(self.param_min_),
                 "param_max": torch.as_tensor(self.param_max_),
                 "n_epochs": self.n_epochs_,
+                "model": _model_spec(self.model_),
                 "state_dict": {k: v.cpu() for k, v in self.net_.module_.state_dict().items()},
             },
             os.fspath(path),
@@ -495,6 +521,7 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
         est.param_min_ = ckpt["param_min"].numpy()
         est.param_max_ = ckpt["param_max"].numpy()
         est.n_features_in_ = len(est.param_log_)
+        est.model_ = _model_from_spec(ckpt.get("model"))
         est._seed = 0
         est.net_ = est._build_net(est._validate_hyperparameters(), int(est.included_.sum()),
                                   device, 0)

@@ -83,6 +83,7 @@ def test_pickle_save_load_and_partial_fit(fitted, teacher, tmp_path):
     loaded = NeuralSFSRegressor.load(tmp_path / "emulator.pt", device="cpu")
     np.testing.assert_allclose(loaded.predict(theta[:5]), expected, rtol=1e-6)
     assert loaded.get_params()["hidden_layer_sizes"] == (32, 32)
+    assert repr(loaded.model_) == "TwoEpoch()"  # the family travels with the weights
     # partial_fit continues from the trained weights: the loss goes on from where it was
     before = loaded.score(theta[:250], sfs[:250])
     epochs = loaded.n_epochs_

@@ -1,0 +1,725 @@
+"""``DemographyFitter``: maximum-likelihood demography through the emulator, confirmed exactly."""
+
+from __future__ import annotations
+
+import numbers
+import time
+import warnings
+
+import demes
+import moments
+import numpy as np
+import torch
+from scipy.optimize import minimize
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from .io import as_spectrum
+from .likelihood import multinomial_loglik
+from .models import DemographicModel, PiecewiseConstant
+
+__all__ = ["DemographyFitter"]
+
+_Z_LIMIT = 6.0  # |z| beyond this: within 0.25 % of a bound (sigmoid(6) = 0.9975)
+
+
+# -- mapping between the user's model and the emulator's inputs --------------------------------
+def _input_mapper(model, predictor):
+    """A torch function from ``model``'s parameters to the predictor's inputs."""
+    source = getattr(predictor, "model_", None)
+    n_in = predictor.n_features_in_
+    if source is not None and type(source) is type(model) and (
+        source.get_params(deep=False) == model.get_params(deep=False)
+        or (isinstance(model, PiecewiseConstant) and model.n_epochs == source.n_epochs)
+    ):
+        return lambda theta: theta
+    if isinstance(model, PiecewiseConstant) and isinstance(source, PiecewiseConstant):
+        k, k_max = model.n_epochs, source.n_epochs
+        if k > k_max:
+            raise ValueError(
+                f"model has n_epochs={k}, but the emulator serves at most {k_max} epochs."
+            )
+
+        def pad(theta):
+            lead = theta.new_ones(theta.shape[0], k_max - k)
+            return torch.cat([lead, theta[:, :k], 0.1 * lead, theta[:, k:]], dim=1)
+
+        return pad
+    if source is None and model.n_params == n_in:
+        return lambda theta: theta
+    raise ValueError(
+        f"The emulator was trained on {source!r} ({n_in} parameters) and cannot serve "
+        f"model {model!r}; train a NeuralSFSRegressor on teacher data of this model."
+    )
+
+
+class _Transform:
+    """Parameters <-> unconstrained z: u = log(theta) or theta, u = lo + (hi - lo) sigmoid(z)."""
+
+    def __init__(self, model):
+        self.log = torch.as_tensor(model.log_scaled)
+        bounds = model.bounds_
+        self.lo = torch.as_tensor(model.transform(bounds[:, 0]), dtype=torch.float64)
+        self.hi = torch.as_tensor(model.transform(bounds[:, 1]), dtype=torch.float64)
+
+    def u_from_z(self, z):
+        return self.lo + (self.hi - self.lo) * torch.sigmoid(z)
+
+    def theta_from_u(self, u):
+        return torch.where(self.log, torch.exp(torch.where(self.log, u, 0.0)), u)
+
+    def z_from_theta(self, theta):
+        t = torch.as_tensor(theta, dtype=torch.float64)
+        u = torch.where(self.log, torch.log(torch.where(self.log, t, 1.0)), t)
+        frac = ((u - self.lo) / (self.hi - self.lo)).clamp(1e-6, 1 - 1e-6)
+        return torch.log(frac) - torch.log1p(-frac)
+
+
+class DemographyFitter(BaseEstimator):
+    """Fit a demographic model to an observed SFS through a neural emulator.
+
+    All starts are optimised together, as one batch, through the differentiable emulator
+    (:meth:`NeuralSFSRegressor.as_torch`), in an unconstrained transform of the prior bounds;
+    theta is fitted analytically (multinomial likelihood). The best optimum is then *polished*
+    with the exact teacher (moments), so the reported likelihood never rests on the emulator
+    alone.
+
+    With no arguments it uses the shipped emulator of the one-population piecewise-constant
+    family (1 to 6 epochs, any sample size 4 <= n <= 100, folded or unfolded) and chooses the
+    number of epochs by AIC.
+
+    Parameters
+    ----------
+    predictor : NeuralSFSRegressor, default=None
+        A fitted emulator; default: the shipped one
+        (:func:`sfsestimators.pretrained.load_default`). It is treated as frozen: ``clone``
+        (and so every sklearn search) shares it instead of refitting it.
+    model : DemographicModel, default=None
+        The family to fit; default: ``PiecewiseConstant`` with 1..``max_epochs_auto`` epochs,
+        chosen by AIC. ``set_params(model__n_epochs=k)`` on a fitter without a model fixes
+        ``PiecewiseConstant(n_epochs=k)`` (so ``GridSearchCV`` can search it).
+    n_starts : int, default=16
+        Starting points drawn from the model's prior, optimised as one batch.
+    optimizer : {"lbfgs", "adam"}, default="lbfgs"
+        Optimiser of the batched emulator likelihood.
+    max_iter : int, default=200
+        Iterations of that optimiser.
+    max_epochs_auto : int, default=6
+        Largest number of epochs tried when ``model`` is None.
+    polish : {"moments", None}, default="moments"
+        Refine the best optimum with the exact likelihood (moments, Nelder-Mead in the
+        log-parameter space) or not.
+    polish_maxfev : int, default=300
+        Most exact evaluations of the polish.
+    uncertainty : {"fim", "godambe", None}, default="fim"
+        Standard errors from the observed Fisher information (autograd Hessian through the
+        emulator), or the Godambe information (Hessian and the variance of the score over
+        ``n_bootstrap`` bootstrap spectra: Poisson resamples, or genomic blocks when per-site
+        data and ``blocks`` are given).
+    n_bootstrap : int, default=100
+        Bootstrap spectra for ``uncertainty="godambe"``.
+    sample_sizes : sequence of int, default=None
+        Haploid sample sizes of per-site input (rows = sites, columns = derived counts).
+    folded : bool, default=None
+        Treat the data as folded; default: a Spectrum's own flag, else unfolded.
+    mutation_rate, sequence_length : float, default=None
+        Per-generation per-bp mutation rate and the (effective) length; with both,
+        ``N_ref = theta / (4 mu L)`` and ``graph_`` is in physical units.
+    generation_time : float, default=None
+        Years per generation; with it ``graph_`` is in years.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the starting points and bootstrap.
+    verbose : int, default=0
+        Print progress when > 0.
+
+    Attributes
+    ----------
+    model_ : DemographicModel
+        The fitted (or selected) model.
+    params_ : dict
+        Maximum-likelihood parameters.
+    theta_ : float
+        The fitted population-scaled mutation rate ``4 N_ref mu L``.
+    log_likelihood_ : float
+        Multinomial log-likelihood, exact (moments) when polished.
+    log_likelihood_emulator_ : float
+        The emulator's log-likelihood at its own optimum.
+    stderr_, conf_int_ : dict
+        Standard errors and 95 % intervals per parameter (log-scaled parameters: intervals
+        on the log scale, standard errors by the delta method).
+    expected_sfs_ : moments.Spectrum
+        The fitted expected spectrum, scaled by ``theta_`` (exact when polished).
+    graph_ : demes.Graph
+        The fitted history (physical units when ``mutation_rate`` and ``sequence_length``
+        are given, else ``N_ref = 1`` and generations = ``2 N_ref`` T... units of the model).
+    ne_history_ : list of dict
+        One-population models: the size history as epochs (start/end time, start/end size).
+    selection_ : list of dict
+        Per candidate model: parameters, emulator log-likelihood and AIC.
+    n_iter_ : int
+        Optimiser iterations.
+    converged_ : bool
+        Whether the best start's gradient vanished (and the polish converged).
+    fit_time_ : dict
+        Seconds spent in the emulator optimisation, the polish and the uncertainty.
+
+    Examples
+    --------
+    >>> from sfsestimators import DemographyFitter, NeuralSFSRegressor, TwoEpoch
+    >>> from sfsestimators import generate_teacher_data
+    >>> theta, sfs, _ = generate_teacher_data(TwoEpoch(), 200, [12], random_state=0)
+    >>> emulator = NeuralSFSRegressor((32, 32), max_epochs=20, random_state=0)
+    >>> emulator = emulator.fit(theta, sfs, model=TwoEpoch())
+    >>> observed = TwoEpoch().expected_sfs([0.5, 0.1], [12]) * 2000
+    >>> fitter = DemographyFitter(emulator, TwoEpoch(), n_starts=4, polish=None,
+    ...                           random_state=0).fit(observed)
+    >>> sorted(fitter.params_)
+    ['T', 'nu']
+    """
+
+    def __init__(
+        self,
+        predictor=None,
+        model=None,
+        *,
+        n_starts=16,
+        optimizer="lbfgs",
+        max_iter=200,
+        max_epochs_auto=6,
+        polish="moments",
+        polish_maxfev=300,
+        uncertainty="fim",
+        n_bootstrap=100,
+        sample_sizes=None,
+        folded=None,
+        mutation_rate=None,
+        sequence_length=None,
+        generation_time=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.predictor = predictor
+        self.model = model
+        self.n_starts = n_starts
+        self.optimizer = optimizer
+        self.max_iter = max_iter
+        self.max_epochs_auto = max_epochs_auto
+        self.polish = polish
+        self.polish_maxfev = polish_maxfev
+        self.uncertainty = uncertainty
+        self.n_bootstrap = n_bootstrap
+        self.sample_sizes = sample_sizes
+        self.folded = folded
+        self.mutation_rate = mutation_rate
+        self.sequence_length = sequence_length
+        self.generation_time = generation_time
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_clone__(self):
+        # The predictor is a trained, frozen component (like sklearn's FrozenEstimator):
+        # clones share it; every other parameter is cloned as usual.
+        params = self.get_params(deep=False)
+        predictor = params.pop("predictor")
+        return type(self)(predictor=predictor,
+                          **{k: clone(v, safe=False) for k, v in params.items()})
+
+    def set_params(self, **params):
+        # model__* on a fitter without a model fixes a PiecewiseConstant (the default family)
+        if self.model is None and any(k.startswith("model__") for k in params):
+            self.model = PiecewiseConstant()
+        return super().set_params(**params)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False
+        tags.input_tags.two_d_array = False  # spectra, paths or per-site counts
+        tags.non_deterministic = False
+        return tags
+
+    # -- data ---------------------------------------------------------------------------------
+    def _n_populations(self):
+        return self.model.n_populations if self.model is not None else 1
+
+    def _is_per_site(self, X):
+        return (
+            isinstance(X, np.ndarray) and not isinstance(X, np.ma.MaskedArray)
+            and X.ndim == 2 and X.shape[1] == self._n_populations()
+            and (self._n_populations() == 1 or self.sample_sizes is not None)
+        )
+
+    def _per_site(self, X):
+        """Validate per-site derived counts; return them as an int array."""
+        sizes = self.sample_sizes
+        if sizes is None:
+            raise ValueError(
+                f"X has shape {X.shape}: per-site derived-allele counts (rows = sites), which "
+                "need sample_sizes; pass sample_sizes=[n, ...] to DemographyFitter."
+            )
+        sizes = np.atleast_1d(np.asarray(sizes, dtype=int))
+        counts = np.asarray(X, dtype=float)
+        if not np.all(np.isfinite(counts)) or np.any(counts != np.round(counts)):
+            raise ValueError("X holds NaN or non-integer derived-allele counts; expected "
+                             "integers per site.")
+        counts = counts.astype(int)
+        if np.any(counts < 0) or np.any(counts > sizes):
+            raise ValueError(
+                f"X holds derived-allele counts outside [0, sample_sizes={sizes.tolist()}]."
+            )
+        mono = np.all(counts == 0, axis=1) | np.all(counts == sizes, axis=1)
+        if mono.any():
+            raise ValueError(
+                f"X holds {int(mono.sum())} monomorphic sites (all ancestral or all derived); "
+                "expected segregating sites only."
+            )
+        return counts, sizes
+
+    def _spectrum(self, X):
+        """The observed spectrum (moments.Spectrum) and the per-site counts (or None)."""
+        counts = None
+        if self._is_per_site(X):
+            counts, sizes = self._per_site(X)
+            fs = np.zeros(tuple(sizes + 1))
+            np.add.at(fs, tuple(counts.T), 1.0)
+            sfs = moments.Spectrum(fs, mask_corners=True)
+            if self.folded:
+                sfs = sfs.fold()
+        else:
+            if (isinstance(X, np.ndarray) and not isinstance(X, np.ma.MaskedArray)
+                    and X.ndim == 2 and self._n_populations() == 1):
+                raise ValueError(
+                    f"X has shape {X.shape}; expected a 1-D spectrum or per-site counts of "
+                    "shape (n_sites, 1) for a one-population model."
+                )
+            sfs = as_spectrum(X, name="observed_sfs")
+            if self.folded and not sfs.folded:
+                sfs = sfs.fold()
+        if sfs.ndim != self._n_populations():
+            raise ValueError(
+                f"observed_sfs has {sfs.ndim} population(s), but model "
+                f"{self.model!r} has {self._n_populations()}."
+            )
+        if np.ma.sum(sfs) <= 0:
+            raise ValueError("observed_sfs holds no segregating sites; expected counts > 0.")
+        return sfs, counts
+
+    # -- fitting ------------------------------------------------------------------------------
+    def _check_params(self):
+        for name in ("n_starts", "max_iter", "n_bootstrap", "polish_maxfev", "max_epochs_auto"):
+            value = getattr(self, name)
+            if not (isinstance(value, numbers.Integral) and value >= 1):
+                raise ValueError(f"{name} is {value!r}; expected an integer >= 1.")
+        if self.optimizer not in ("lbfgs", "adam"):
+            raise ValueError(f"optimizer is {self.optimizer!r}; expected 'lbfgs' or 'adam'.")
+        if self.polish not in ("moments", None):
+            raise ValueError(f"polish is {self.polish!r}; expected 'moments' or None.")
+        if self.uncertainty not in ("fim", "godambe", None):
+            raise ValueError(
+                f"uncertainty is {self.uncertainty!r}; expected 'fim', 'godambe' or None."
+            )
+        if self.model is not None and not isinstance(self.model, DemographicModel):
+            raise TypeError(f"model is {type(self.model).__name__}; expected a "
+                            "DemographicModel.")
+
+    def _predictor(self):
+        if self.predictor is not None:
+            check_is_fitted(self.predictor)
+            return self.predictor
+        from .pretrained import load_default
+
+        return load_default()
+
+    def _loglik_fn(self, model, predictor, sfs):
+        n_max = [s - 1 for s in predictor.sfs_shape_]
+        sizes = [int(s) for s in sfs.sample_sizes]
+        if len(sizes) != len(n_max):
+            raise ValueError(
+                f"observed_sfs has {len(sizes)} population(s), but the emulator was trained on "
+                f"{len(n_max)}."
+            )
+        for n, top in zip(sizes, n_max):
+            if n < 4:
+                raise ValueError(f"observed_sfs has sample size {n}; expected at least 4.")
+            if n > top:
+                raise ValueError(
+                    f"observed_sfs has sample size {n}, above the emulator's maximum {top}; "
+                    f"project the data to n <= {top} (moments.Spectrum.project)."
+                )
+        module = predictor.as_torch(
+            sample_sizes=None if sizes == n_max else sizes, dtype=torch.float64
+        )
+        mapper = _input_mapper(model, predictor)
+        transform = _Transform(model)
+
+        def loglik_u(u):
+            return multinomial_loglik(module(mapper(transform.theta_from_u(u))), sfs)
+
+        return loglik_u, transform, mapper
+
+    def _optimise(self, model, predictor, sfs, rng):
+        loglik_u, transform, _ = self._loglik_fn(model, predictor, sfs)
+        starts = model.sample_prior(self.n_starts, random_state=rng)
+        z = transform.z_from_theta(starts).clone().requires_grad_(True)
+
+        def objective():
+            return -loglik_u(transform.u_from_z(z)).sum()
+
+        if self.optimizer == "lbfgs":
+            opt = torch.optim.LBFGS([z], lr=1.0, max_iter=self.max_iter,
+                                    line_search_fn="strong_wolfe", tolerance_grad=1e-9,
+                                    tolerance_change=1e-12, history_size=20)
+
+            def closure():
+                opt.zero_grad()
+                loss = objective()
+                loss.backward()
+                return loss
+
+            opt.step(closure)
+            n_iter = int(opt.state[z]["n_iter"])
+        else:
+            opt = torch.optim.Adam([z], lr=0.05)
+            for n_iter in range(1, self.max_iter + 1):  # noqa: B007
+                opt.zero_grad()
+                objective().backward()
+                opt.step()
+        z_final = z.detach()
+        zg = z_final.clone().requires_grad_(True)
+        ll = loglik_u(transform.u_from_z(zg))
+        grad = torch.autograd.grad(ll.sum(), zg)[0]
+        ll = ll.detach().numpy()
+        ll = np.where(np.isfinite(ll), ll, -np.inf)
+        best = int(np.argmax(ll))
+        theta = transform.theta_from_u(transform.u_from_z(z_final)).numpy()
+        return {
+            "model": model, "theta": theta[best], "loglik": float(ll[best]),
+            "all_loglik": ll, "all_theta": theta, "n_iter": n_iter,
+            "z": z_final[best].numpy(),
+            "grad_norm": float(grad[best].norm()),
+        }
+
+    def _exact_loglik(self, model, theta, sfs):
+        try:
+            fs = model.expected_sfs(theta, [int(s) for s in sfs.sample_sizes])
+        except ValueError:
+            return -np.inf
+        ll = multinomial_loglik(fs, sfs)
+        return float(ll) if np.isfinite(ll) else -np.inf
+
+    def _polish(self, model, theta0, sfs):
+        """Nelder-Mead on the exact likelihood in the (log-)parameter space, within bounds."""
+        u0 = model.transform(theta0)
+        lo, hi = model.transform(model.lower_bound), model.transform(model.upper_bound)
+        u0 = np.clip(u0, lo, hi)
+
+        def negll(u):
+            return -self._exact_loglik(model, model.inverse_transform(np.clip(u, lo, hi)), sfs)
+
+        simplex = np.vstack([u0] + [u0 + 0.05 * np.eye(len(u0))[i] * np.where(
+            u0 + 0.05 < hi, 1, -1)[i] for i in range(len(u0))])
+        res = minimize(negll, u0, method="Nelder-Mead", bounds=list(zip(lo, hi)),
+                       options=dict(maxfev=self.polish_maxfev, xatol=1e-4, fatol=1e-5,
+                                    initial_simplex=simplex))
+        return model.inverse_transform(np.clip(res.x, lo, hi)), -float(res.fun), res
+
+    def fit(self, X, y=None, *, blocks=None):
+        """Fit the model to an observed spectrum.
+
+        Parameters
+        ----------
+        X : moments.Spectrum, array-like, path, or per-site counts
+            The observed SFS (a Spectrum, an array of counts, or a ``.fs`` path), or per-site
+            derived-allele counts of shape (n_sites, n_populations) with ``sample_sizes``.
+        y : None
+            Ignored.
+        blocks : array-like of shape (n_sites,), default=None
+            Genomic block of each site (per-site input), for the Godambe block bootstrap.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        start = time.perf_counter()
+        rng = check_random_state(self.random_state)
+        sfs, counts = self._spectrum(X)
+        predictor = self._predictor()
+        if self.model is not None:
+            candidates = [self.model]
+        else:
+            served = getattr(predictor.model_, "n_epochs", None)
+            if not isinstance(predictor.model_, PiecewiseConstant):
+                raise ValueError(
+                    f"model=None selects among PiecewiseConstant models, but the predictor "
+                    f"was trained on {predictor.model_!r}; pass model=."
+                )
+            candidates = [PiecewiseConstant(n_epochs=k)
+                          for k in range(1, min(self.max_epochs_auto, served) + 1)]
+        results = []
+        for model in candidates:
+            res = self._optimise(model, predictor, sfs, rng)
+            res["aic"] = 2 * model.n_params - 2 * res["loglik"]
+            results.append(res)
+            if self.verbose:
+                print(f"{model!r}: emulator log-likelihood {res['loglik']:.3f}, "
+                      f"AIC {res['aic']:.2f}")
+        best = min(results, key=lambda r: r["aic"])
+        model = best["model"]
+        self.model_ = model
+        self.selection_ = [
+            {"model": repr(r["model"]), "n_params": r["model"].n_params,
+             "log_likelihood_emulator": r["loglik"], "aic": r["aic"]}
+            for r in results
+        ]
+        self.log_likelihood_emulator_ = best["loglik"]
+        self.n_iter_ = best["n_iter"]
+        self.starts_loglik_ = best["all_loglik"]
+        t_emulator = time.perf_counter() - start
+
+        theta = best["theta"]
+        converged = best["grad_norm"] < 1e-2
+        start = time.perf_counter()
+        if self.polish == "moments":
+            ll_start = self._exact_loglik(model, theta, sfs)
+            polished, ll_polished, res = self._polish(model, theta, sfs)
+            if ll_polished >= ll_start:
+                theta, ll = polished, ll_polished
+            else:
+                ll = ll_start
+            self.log_likelihood_emulator_start_exact_ = ll_start
+            converged = converged or bool(res.success)
+            self.log_likelihood_ = ll
+            expected = model.expected_sfs(theta, [int(s) for s in sfs.sample_sizes])
+        else:
+            self.log_likelihood_ = best["loglik"]
+            expected = predictor.predict_spectrum(
+                _input_mapper(model, predictor)(torch.as_tensor(theta[None])).numpy(),
+                sample_sizes=[int(s) for s in sfs.sample_sizes],
+            )[0]
+        t_polish = time.perf_counter() - start
+        self.converged_ = bool(converged)
+        self.params_ = dict(zip(model.param_names, np.asarray(theta, dtype=float).tolist()))
+        self._theta_vector = np.asarray(theta, dtype=float)
+        model_fs = expected.fold() if sfs.folded and not expected.folded else expected
+        self.theta_ = float(np.ma.sum(sfs) / np.ma.sum(np.ma.masked_array(
+            model_fs.data, mask=np.ma.getmaskarray(model_fs) | np.ma.getmaskarray(sfs))))
+        self.expected_sfs_ = expected * self.theta_
+        self.observed_sfs_ = sfs
+        self._warn_bounds(model, predictor, theta)
+
+        start = time.perf_counter()
+        self._uncertainty(model, predictor, sfs, counts, blocks, rng)
+        self.fit_time_ = {"emulator": t_emulator, "polish": t_polish,
+                          "uncertainty": time.perf_counter() - start}
+        self._physical_units(model)
+        return self
+
+    def _warn_bounds(self, model, predictor, theta):
+        transform = _Transform(model)
+        z = transform.z_from_theta(theta[None])[0].numpy()
+        for name, value, zi, lo, hi in zip(model.param_names, theta, z, model.lower_bound,
+                                           model.upper_bound):
+            if abs(zi) > _Z_LIMIT:
+                warnings.warn(
+                    f"Parameter {name!r} = {value:.4g} sits on its prior "
+                    f"{'upper' if zi > 0 else 'lower'} bound [{lo:g}, {hi:g}]; the optimum may "
+                    "lie outside the bounds.", stacklevel=3,
+                )
+        inputs = _input_mapper(model, predictor)(torch.as_tensor(theta[None])).numpy()[0]
+        outside = (inputs < predictor.param_min_ * (1 - 1e-9)) | (
+            inputs > predictor.param_max_ * (1 + 1e-9))
+        if outside.any():
+            warnings.warn(
+                f"The optimum lies outside the emulator's training domain in input(s) "
+                f"{np.flatnonzero(outside).tolist()}; the emulator's likelihood there is an "
+                "extrapolation.", stacklevel=3,
+            )
+
+    def _uncertainty(self, model, predictor, sfs, counts, blocks, rng):
+        names = model.param_names
+        self.stderr_ = dict.fromkeys(names, np.nan)
+        self.conf_int_ = {n: (np.nan, np.nan) for n in names}
+        self.covariance_ = None
+        if self.uncertainty is None:
+            return
+        loglik_u, _, _ = self._loglik_fn(model, predictor, sfs)
+        u_hat = torch.as_tensor(model.transform(self._theta_vector), dtype=torch.float64)
+        hessian = torch.autograd.functional.hessian(lambda u: loglik_u(u[None])[0], u_hat)
+        info = -hessian.numpy()
+        try:
+            h_inv = np.linalg.inv(info)
+        except np.linalg.LinAlgError:
+            warnings.warn("The information matrix is singular; no standard errors.",
+                          stacklevel=3)
+            return
+        cov = h_inv
+        if self.uncertainty == "godambe":
+            boot = self._bootstrap_spectra(sfs, counts, blocks, rng)
+            _, transform, mapper = self._loglik_fn(model, predictor, sfs)
+            module = predictor.as_torch(sample_sizes=[int(s) for s in sfs.sample_sizes]
+                                        if list(sfs.sample_sizes) != [
+                                            s - 1 for s in predictor.sfs_shape_] else None,
+                                        dtype=torch.float64)
+            u = u_hat.clone().requires_grad_(True)
+            mask = np.ma.getmaskarray(sfs)
+            ll = multinomial_loglik(module(mapper(transform.theta_from_u(u[None]))), boot,
+                                    mask=mask, folded=bool(sfs.folded))
+            scores = torch.stack([torch.autograd.grad(ll[b], u, retain_graph=True)[0]
+                                  for b in range(len(boot))]).numpy()
+            J = np.cov(scores, rowvar=False).reshape(len(names), len(names))
+            cov = h_inv @ J @ h_inv
+        diag = np.diag(cov)
+        if np.any(diag <= 0):
+            warnings.warn("The information matrix is not positive definite at the optimum "
+                          "(not a maximum of the emulator's likelihood?); standard errors "
+                          "are NaN where the variance is not positive.", stacklevel=3)
+        se_u = np.sqrt(np.where(diag > 0, diag, np.nan))
+        self.covariance_ = cov
+        u = u_hat.numpy()
+        for i, name in enumerate(names):
+            if model.log_scaled[i]:
+                self.stderr_[name] = float(self._theta_vector[i] * se_u[i])
+                self.conf_int_[name] = (float(np.exp(u[i] - 1.96 * se_u[i])),
+                                        float(np.exp(u[i] + 1.96 * se_u[i])))
+            else:
+                self.stderr_[name] = float(se_u[i])
+                self.conf_int_[name] = (float(u[i] - 1.96 * se_u[i]),
+                                        float(u[i] + 1.96 * se_u[i]))
+
+    def _bootstrap_spectra(self, sfs, counts, blocks, rng):
+        n_boot = self.n_bootstrap
+        if counts is not None and blocks is not None:
+            blocks = np.asarray(blocks)
+            if len(blocks) != len(counts):
+                raise ValueError(f"blocks has {len(blocks)} entries, but X has "
+                                 f"{len(counts)} sites.")
+            labels, index = np.unique(blocks, return_inverse=True)
+            shape = sfs.shape
+            per_block = np.zeros((len(labels),) + tuple(np.asarray(self.sample_sizes) + 1))
+            np.add.at(per_block, (index,) + tuple(counts.T), 1.0)
+            if sfs.folded:
+                per_block = np.stack([moments.Spectrum(b).fold().data for b in per_block])
+            draws = rng.randint(0, len(labels), size=(n_boot, len(labels)))
+            boot = per_block[draws].sum(axis=1).reshape((n_boot,) + shape)
+        else:
+            data = np.ma.filled(sfs, 0.0)
+            boot = rng.poisson(np.broadcast_to(data, (n_boot,) + data.shape)).astype(float)
+        return boot
+
+    def _physical_units(self, model):
+        theta = self._theta_vector
+        if self.mutation_rate is not None and self.sequence_length is not None:
+            self.N_ref_ = self.theta_ / (4 * self.mutation_rate * self.sequence_length)
+            graph = model.to_demes(theta, N_ref=self.N_ref_)
+            if self.generation_time is not None:
+                data = graph.asdict()
+                gt = float(self.generation_time)
+                for deme in data["demes"]:
+                    if deme.get("start_time") not in (None, float("inf"), "Infinity"):
+                        deme["start_time"] = deme["start_time"] * gt
+                    for epoch in deme["epochs"]:
+                        epoch["end_time"] = epoch["end_time"] * gt
+                for mig in data.get("migrations", []):
+                    for key in ("start_time", "end_time"):
+                        if key in mig and mig[key] not in (float("inf"), "Infinity"):
+                            mig[key] = mig[key] * gt
+                for pulse in data.get("pulses", []):
+                    pulse["time"] = pulse["time"] * gt
+                data["time_units"], data["generation_time"] = "years", gt
+                graph = demes.Graph.fromdict(data)
+            units = graph.time_units
+            time_scale, size_scale = 1.0, 1.0
+        else:
+            self.N_ref_ = None
+            graph = model.to_demes(theta, N_ref=1.0)
+            # back to the model's units: times in 2 N_ref generations, sizes relative to N_ref
+            units, time_scale, size_scale = "2*N_ref generations", 0.5, 1.0
+        self.graph_ = graph
+        self.ne_history_ = []
+        if model.n_populations == 1:
+            for epoch in graph.demes[-1].epochs:
+                self.ne_history_.append({
+                    "start_time": float(epoch.start_time) * time_scale,
+                    "end_time": float(epoch.end_time) * time_scale,
+                    "start_size": float(epoch.start_size) * size_scale,
+                    "end_size": float(epoch.end_size) * size_scale,
+                    "time_units": units,
+                })
+
+    # -- using the fit -------------------------------------------------------------------------
+    def _site_log_probs(self, X):
+        check_is_fitted(self)
+        sfs, counts = self._spectrum(X)
+        expected = self.expected_sfs_
+        if sfs.folded and not expected.folded:
+            expected = expected.fold()
+        if expected.shape != sfs.shape:
+            raise ValueError(
+                f"X has sample sizes {list(sfs.sample_sizes)}, but the fit was made at "
+                f"{list(expected.sample_sizes)}."
+            )
+        include = ~(np.ma.getmaskarray(expected) | np.ma.getmaskarray(sfs))
+        p = np.where(include, np.ma.filled(expected, 0.0), 0.0)
+        p = p / p.sum()
+        with np.errstate(divide="ignore"):
+            logp = np.where(include & (p > 0), np.log(np.where(p > 0, p, 1.0)), -np.inf)
+        return sfs, counts, logp
+
+    def score_samples(self, X):
+        """Per-site log-probability ``log p_j`` of each site's derived count under the fit.
+
+        ``X`` holds per-site derived-allele counts (rows = sites).
+        """
+        sfs, counts, logp = self._site_log_probs(X)
+        if counts is None:
+            raise ValueError("score_samples needs per-site counts (rows = sites); got a "
+                             "spectrum.")
+        if sfs.folded:
+            sizes = np.asarray(self.sample_sizes)
+            counts = np.where(counts.sum(1, keepdims=True) > sizes.sum() / 2, sizes - counts,
+                              counts)
+        return logp[tuple(counts.T)]
+
+    def score(self, X, y=None):
+        """Composite log-likelihood of the sites, ``sum_j D_j log p_j`` (higher is better).
+
+        For per-site input this is the sum of :meth:`score_samples`; for a spectrum the same
+        quantity computed from its counts, so held-out blocks of sites can be compared.
+        """
+        sfs, _, logp = self._site_log_probs(X)
+        data = np.ma.filled(sfs, 0.0)
+        used = data > 0
+        return float(np.sum(np.where(used, data * np.where(used, logp, 0.0), 0.0)))
+
+    def summary(self):
+        """A readable table of the fit."""
+        check_is_fitted(self)
+        lines = [f"DemographyFitter: {self.model_!r}",
+                 f"{'parameter':<10} {'estimate':>11} {'std. err.':>11} {'95 % interval':>25}"]
+        for name, value in self.params_.items():
+            lo, hi = self.conf_int_[name]
+            lines.append(f"{name:<10} {value:>11.4g} {self.stderr_[name]:>11.3g} "
+                         f"{f'[{lo:.4g}, {hi:.4g}]':>25}")
+        lines += [
+            f"theta = 4 N_ref mu L: {self.theta_:.4g}"
+            + (f"; N_ref = {self.N_ref_:.4g}" if self.N_ref_ else ""),
+            f"log-likelihood: {self.log_likelihood_:.3f} "
+            f"({'exact, moments' if self.polish else 'emulator'}); emulator optimum "
+            f"{self.log_likelihood_emulator_:.3f}",
+            f"converged: {self.converged_}, iterations: {self.n_iter_}, time: "
+            + ", ".join(f"{k} {v:.2f} s" for k, v in self.fit_time_.items()),
+        ]
+        if len(self.selection_) > 1:
+            lines.append("model selection (AIC, emulator likelihood):")
+            for row in self.selection_:
+                lines.append(f"  {row['model']:<32} logL {row['log_likelihood_emulator']:>10.3f}"
+                             f"  AIC {row['aic']:>10.2f}")
+        if self.ne_history_:
+            lines.append("Ne(t), most recent last:")
+            for e in self.ne_history_:
+                lines.append(f"  {e['start_time']:>12.4g} -> {e['end_time']:>10.4g}: "
+                             f"{e['start_size']:.4g}" + (
+                                 f" -> {e['end_size']:.4g}" if e['end_size'] != e['start_size']
+                                 else ""))
+        return "\n".join(lines)

@@ -1,0 +1,150 @@
+"""DemographyFitter: fits through the emulator, exact polish, uncertainty, model selection."""
+
+import pickle
+
+import moments
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, GroupKFold
+
+from sfsestimators import (
+    DemographyFitter,
+    NeuralSFSRegressor,
+    PiecewiseConstant,
+    generate_teacher_data,
+    write_sfs,
+)
+
+N = 12
+FAMILY = PiecewiseConstant(n_epochs=3, padded_prior=True)
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    """A small emulator of 1..3-epoch histories at n = 12."""
+    theta, sfs, _ = generate_teacher_data(FAMILY, 600, [N], n_jobs=2, random_state=0)
+    return NeuralSFSRegressor((64, 64), max_epochs=120, lr=3e-3, batch_size=64, patience=20,
+                              random_state=0).fit(theta, sfs, model=FAMILY)
+
+
+TRUTH = [0.2, 0.1]  # PiecewiseConstant(1): size 0.2 for the last 0.1
+
+
+@pytest.fixture(scope="module")
+def observed():
+    expected = PiecewiseConstant(1).expected_sfs(TRUTH, [N]) * 5000
+    rng = np.random.default_rng(5)
+    return moments.Spectrum(rng.poisson(np.ma.filled(expected, 0)).astype(float))
+
+
+def _fitter(emulator, **kw):
+    params = dict(n_starts=6, random_state=0, max_iter=100)
+    params.update(kw)
+    return DemographyFitter(emulator, **params)
+
+
+def test_fit_polish_and_summary(emulator, observed):
+    fitter = _fitter(emulator, model=PiecewiseConstant(1)).fit(observed)
+    assert set(fitter.params_) == {"nu1", "T1"}
+    # the exact polish never makes the answer worse than the emulator's optimum
+    assert fitter.log_likelihood_ >= fitter.log_likelihood_emulator_start_exact_ - 1e-9
+    exact_truth = moments.Inference.ll_multinom(PiecewiseConstant(1).expected_sfs(TRUTH, [N]),
+                                                observed)
+    assert fitter.log_likelihood_ >= exact_truth - 1e-6  # at least as good as the truth
+    assert fitter.theta_ == pytest.approx(observed.S() / fitter.expected_sfs_.S() *
+                                          fitter.theta_, rel=1e-6)
+    for name, value in fitter.params_.items():
+        lo, hi = fitter.conf_int_[name]
+        assert lo < value < hi and fitter.stderr_[name] > 0
+    text = fitter.summary()
+    assert "nu1" in text and "exact, moments" in text and "Ne(t)" in text
+    assert fitter.ne_history_[-1]["end_time"] == 0
+    assert fitter.ne_history_[-1]["start_time"] == pytest.approx(fitter.params_["T1"])
+
+
+def test_model_selection_by_aic(emulator, observed):
+    fitter = _fitter(emulator, polish=None, uncertainty=None).fit(observed)
+    assert [row["n_params"] for row in fitter.selection_] == [2, 4, 6]
+    best = min(fitter.selection_, key=lambda r: r["aic"])
+    assert repr(fitter.model_) == best["model"]
+    # more epochs never fit (much) worse: nested families
+    lls = [row["log_likelihood_emulator"] for row in fitter.selection_]
+    assert lls[1] >= lls[0] - 1.0
+
+
+def test_input_forms_agree(emulator, observed, tmp_path):
+    fit = _fitter(emulator, model=PiecewiseConstant(1), polish=None, uncertainty=None)
+    ref = clone(fit).fit(observed).params_
+    write_sfs(observed, tmp_path / "obs.fs")
+    from_path = clone(fit).fit(str(tmp_path / "obs.fs")).params_
+    from_array = clone(fit).fit(np.ma.filled(observed, 0)).params_
+    for other in (from_path, from_array):
+        assert other == pytest.approx(ref, rel=1e-6)
+    folded = clone(fit).fit(observed.fold())
+    assert folded.expected_sfs_.folded is False  # the model stays unfolded; likelihood folds
+    small = clone(fit).fit(observed.project([8]))
+    assert small.expected_sfs_.sample_sizes.tolist() == [8]
+
+
+def test_bad_input_is_a_clear_error(emulator, observed):
+    fit = _fitter(emulator, model=PiecewiseConstant(1), polish=None, uncertainty=None)
+    bad = np.ma.filled(observed, 0).copy()
+    bad[3] = -2
+    with pytest.raises(ValueError, match="negative counts"):
+        fit.fit(bad)
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        fit.fit(bad)
+    with pytest.raises(ValueError, match="above the emulator's maximum 12"):
+        fit.fit(np.r_[0, np.ones(19), 0])
+    with pytest.raises(ValueError, match="has 2 population"):
+        fit.fit(moments.Spectrum(np.ones((5, 6))))
+    with pytest.raises(ValueError, match="need sample_sizes|needs sample_sizes"):
+        clone(fit).fit(np.ones((10, 1), dtype=int))
+    with pytest.raises(ValueError, match="per-site counts of shape"):
+        clone(fit).fit(np.ones((10, 2), dtype=int))
+    with pytest.raises(ValueError, match="monomorphic"):
+        clone(fit).set_params(sample_sizes=[N]).fit(np.array([[0], [3]]))
+    with pytest.raises(ValueError, match="serves at most 3 epochs"):
+        clone(fit).set_params(model=PiecewiseConstant(4)).fit(observed)
+    with pytest.raises(ValueError, match="n_starts is 0"):
+        clone(fit).set_params(n_starts=0).fit(observed)
+
+
+def test_pickle_clone_and_physical_units(emulator, observed):
+    fitter = _fitter(emulator, model=PiecewiseConstant(1), polish=None, mutation_rate=1e-8,
+                     sequence_length=1e6, generation_time=25).fit(observed)
+    copy = pickle.loads(pickle.dumps(fitter))
+    assert copy.params_ == fitter.params_
+    assert clone(fitter).get_params()["mutation_rate"] == 1e-8
+    assert fitter.N_ref_ == pytest.approx(fitter.theta_ / (4 * 1e-8 * 1e6))
+    assert fitter.graph_.time_units == "years"
+    recent = fitter.graph_.demes[-1].epochs[-1]
+    assert recent.start_size == pytest.approx(fitter.N_ref_ * fitter.params_["nu1"])
+    assert recent.start_time == pytest.approx(2 * fitter.N_ref_ * fitter.params_["T1"] * 25)
+
+
+def _per_site(n_sites, rng):
+    p = np.ma.filled(PiecewiseConstant(1).expected_sfs(TRUTH, [N]), 0)
+    p = p / p.sum()
+    return rng.choice(N + 1, size=n_sites, p=p)[:, None]
+
+
+def test_per_site_scores_and_grid_search_over_epochs(emulator):
+    rng = np.random.default_rng(2)
+    X = _per_site(3000, rng)
+    blocks = np.arange(len(X)) // 100
+    base = _fitter(emulator, sample_sizes=[N], polish=None, uncertainty=None)
+    fitted = clone(base).set_params(model__n_epochs=1).fit(X)
+    per_site = fitted.score_samples(X)
+    assert per_site.shape == (3000,) and np.all(per_site < 0)
+    assert fitted.score(X) == pytest.approx(per_site.sum())
+    search = GridSearchCV(base, {"model__n_epochs": [1, 2, 3]}, cv=GroupKFold(n_splits=3))
+    search.fit(X, groups=blocks)
+    assert search.cv_results_["mean_test_score"].shape == (3,)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    assert search.best_params_["model__n_epochs"] in (1, 2, 3)
+    godambe = clone(base).set_params(model__n_epochs=1, uncertainty="godambe",
+                                     n_bootstrap=30).fit(X, blocks=blocks)
+    assert all(np.isfinite(v) and v > 0 for v in godambe.stderr_.values())

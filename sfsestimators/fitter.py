@@ -145,6 +145,9 @@ class DemographyFitter(BaseEstimator):
         Multinomial log-likelihood, exact (moments) when polished.
     log_likelihood_emulator_ : float
         The emulator's log-likelihood at its own optimum.
+    covariance_, covariance_fim_ : ndarray of shape (n_params, n_params)
+        Covariance of the (log-)parameters by the chosen method, and by the Fisher
+        information alone.
     stderr_, conf_int_ : dict
         Standard errors and 95 % intervals per parameter (log-scaled parameters: intervals
         on the log scale, standard errors by the delta method).
@@ -540,7 +543,8 @@ class DemographyFitter(BaseEstimator):
         names = model.param_names
         self.stderr_ = dict.fromkeys(names, np.nan)
         self.conf_int_ = {n: (np.nan, np.nan) for n in names}
-        self.covariance_ = None
+        self.covariance_ = self.covariance_fim_ = None
+        self._counts, self._blocks = counts, blocks
         if self.uncertainty is None:
             return
         loglik_u, _, _ = self._loglik_fn(model, predictor, sfs)
@@ -554,6 +558,7 @@ class DemographyFitter(BaseEstimator):
                           stacklevel=3)
             return
         cov = h_inv
+        self.covariance_fim_ = h_inv
         if self.uncertainty == "godambe":
             boot = self._bootstrap_spectra(sfs, counts, blocks, rng)
             _, transform, mapper = self._loglik_fn(model, predictor, sfs)
@@ -646,6 +651,57 @@ class DemographyFitter(BaseEstimator):
                     "end_size": float(epoch.end_size) * size_scale,
                     "time_units": units,
                 })
+
+    def bootstrap_refit(self, n_bootstrap=None, *, random_state=None):
+        """Refit the model to bootstrap replicates of the data, all as one emulator batch.
+
+        Replicates are genomic-block resamples when per-site data and ``blocks`` were given
+        to :meth:`fit`, else Poisson resamples of the spectrum. Every replicate starts at the
+        fitted parameters; there is no exact polish.
+
+        Parameters
+        ----------
+        n_bootstrap : int, default=None
+            Number of replicates; default ``self.n_bootstrap``.
+        random_state : int, RandomState instance or None, default=None
+
+        Returns
+        -------
+        params : ndarray of shape (n_bootstrap, n_params)
+            The refitted parameters; percentiles of each column give bootstrap intervals.
+        """
+        check_is_fitted(self)
+        rng = check_random_state(random_state)
+        saved = self.n_bootstrap
+        try:
+            if n_bootstrap is not None:
+                self.n_bootstrap = n_bootstrap
+            boot = self._bootstrap_spectra(self.observed_sfs_, self._counts, self._blocks, rng)
+        finally:
+            self.n_bootstrap = saved
+        model, predictor, sfs = self.model_, self._predictor(), self.observed_sfs_
+        _, transform, mapper = self._loglik_fn(model, predictor, sfs)
+        sizes = [int(s) for s in sfs.sample_sizes]
+        module = predictor.as_torch(
+            sample_sizes=None if sizes == [s - 1 for s in predictor.sfs_shape_] else sizes,
+            dtype=torch.float64)
+        mask = np.ma.getmaskarray(sfs)
+        z0 = transform.z_from_theta(self._theta_vector[None])
+        z = z0.repeat(len(boot), 1).clone().requires_grad_(True)
+        opt = torch.optim.LBFGS([z], lr=1.0, max_iter=self.max_iter,
+                                line_search_fn="strong_wolfe", tolerance_grad=1e-9,
+                                tolerance_change=1e-12, history_size=20)
+
+        def closure():
+            opt.zero_grad()
+            theta = transform.theta_from_u(transform.u_from_z(z))
+            loss = -multinomial_loglik(module(mapper(theta)), boot, mask=mask,
+                                       folded=bool(sfs.folded)).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        return transform.theta_from_u(transform.u_from_z(z.detach())).numpy()
 
     # -- using the fit -------------------------------------------------------------------------
     def _site_log_probs(self, X):

@@ -148,3 +148,7 @@ def test_per_site_scores_and_grid_search_over_epochs(emulator):
     godambe = clone(base).set_params(model__n_epochs=1, uncertainty="godambe",
                                      n_bootstrap=30).fit(X, blocks=blocks)
     assert all(np.isfinite(v) and v > 0 for v in godambe.stderr_.values())
+    refits = godambe.bootstrap_refit(20, random_state=0)
+    assert refits.shape == (20, 2) and np.all(np.isfinite(refits))
+    lo, hi = np.quantile(refits[:, 0], [0.025, 0.975])
+    assert lo < hi and lo <= godambe.params_["nu1"] * 1.5

@@ -7,8 +7,11 @@ import logging
 import sys
 import time
 
-from .models import get_model
+from .models import PiecewiseConstant, get_model
 from .teacher import generate_teacher_data
+
+#: The demo history of ``fit`` without data: PiecewiseConstant(2), a bottleneck then growth.
+DEMO_HISTORY = [0.1, 2.0, 0.05, 0.1]
 
 __all__ = ["main"]
 
@@ -32,6 +35,48 @@ def _teacher(args):
     return 0
 
 
+def _demo_spectrum(seed):
+    """A site SFS simulated with msprime from DEMO_HISTORY (N_ref = 1e4, 20 haplotypes)."""
+    import msprime
+
+    from .io import sfs_from_tree_sequence
+
+    model = PiecewiseConstant(n_epochs=2)
+    ts = msprime.sim_ancestry(samples=10, demography=model.to_msprime(DEMO_HISTORY, N_ref=1e4),
+                              sequence_length=2e7, recombination_rate=1e-8, random_seed=seed)
+    ts = msprime.sim_mutations(ts, rate=1e-8, random_seed=seed + 1)
+    print(f"no data given: simulated {ts.num_sites} SNPs (10 diploids, 20 Mb, mu = r = 1e-8, "
+          f"N_ref = 1e4) from PiecewiseConstant(2) with "
+          f"{dict(zip(model.param_names, DEMO_HISTORY))}")
+    return sfs_from_tree_sequence(ts), 1e-8, 2e7
+
+
+def _fit(args):
+    from .fitter import DemographyFitter
+    from .io import read_sfs, sfs_from_vcf
+
+    mutation_rate, length = args.mutation_rate, args.sequence_length
+    if args.data is None:
+        sfs, mutation_rate, length = _demo_spectrum(args.seed)
+    elif args.data.endswith((".vcf", ".vcf.gz", ".bcf")):
+        sfs = sfs_from_vcf(args.data, popfile=args.popfile,
+                           sample_sizes=[args.sample_size] if args.sample_size else None)
+    else:
+        sfs = read_sfs(args.data)
+    model = None if args.n_epochs is None else PiecewiseConstant(n_epochs=args.n_epochs)
+    fitter = DemographyFitter(
+        model=model, n_starts=args.n_starts, polish=None if args.no_polish else "moments",
+        uncertainty=args.uncertainty, folded=True if args.folded else None,
+        mutation_rate=mutation_rate, sequence_length=length,
+        generation_time=args.generation_time, random_state=args.seed, verbose=args.verbose,
+    )
+    start = time.perf_counter()
+    fitter.fit(sfs)
+    print(fitter.summary())
+    print(f"wall time: {time.perf_counter() - start:.1f} s")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="sfsestimators", description=__doc__)
     parser.add_argument("-v", "--verbose", action="count", default=0)
@@ -47,6 +92,23 @@ def build_parser():
     t.add_argument("--out", default=None, help="directory for resumable shards")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_teacher)
+
+    f = sub.add_parser("fit", help="fit a demography to a spectrum with the shipped emulator")
+    f.add_argument("data", nargs="?", default=None,
+                   help=".fs spectrum or VCF; none: a simulated demo spectrum")
+    f.add_argument("--n-epochs", type=int, default=None,
+                   help="epochs of the piecewise-constant model (default: chosen by AIC)")
+    f.add_argument("--popfile", default=None, help="VCF sample -> population file")
+    f.add_argument("--sample-size", type=int, default=None, help="project a VCF to this n")
+    f.add_argument("--folded", action="store_true", help="fold the data")
+    f.add_argument("--n-starts", type=int, default=16)
+    f.add_argument("--no-polish", action="store_true", help="skip the exact moments polish")
+    f.add_argument("--uncertainty", choices=["fim", "godambe"], default="fim")
+    f.add_argument("--mutation-rate", type=float, default=None)
+    f.add_argument("--sequence-length", type=float, default=None)
+    f.add_argument("--generation-time", type=float, default=None)
+    f.add_argument("--seed", type=int, default=0)
+    f.set_defaults(func=_fit)
     return parser
 
 

@@ -703,6 +703,60 @@ class DemographyFitter(BaseEstimator):
         opt.step(closure)
         return transform.theta_from_u(transform.u_from_z(z.detach())).numpy()
 
+    def sample_posterior(self, n_samples=1000, *, warmup_steps=500, random_state=None,
+                         progress=False):
+        """Draw from the posterior with NUTS (pyro) through the emulator.
+
+        The prior is uniform between the model's bounds on each parameter's own scale
+        (log-uniform for log-scaled ones); the likelihood is the emulator's multinomial one
+        (theta profiled out). Sampling runs in the unconstrained space of the fitter, started
+        at the maximum-likelihood estimate. Needs the ``bayes`` extra (``pyro-ppl``).
+
+        Parameters
+        ----------
+        n_samples : int, default=1000
+            Posterior draws kept.
+        warmup_steps : int, default=500
+            NUTS adaptation steps (discarded).
+        random_state : int or None, default=None
+            Seed of pyro's (torch's) random numbers, local to this call.
+        progress : bool, default=False
+            pyro's progress bar.
+
+        Returns
+        -------
+        samples : ndarray of shape (n_samples, n_params)
+            Parameters in natural units, columns in the order of ``model_.param_names``.
+        """
+        check_is_fitted(self)
+        try:
+            import pyro
+            from pyro.infer import MCMC, NUTS
+        except ImportError as exc:  # pragma: no cover - the extra is installed in tests
+            raise ImportError("sample_posterior needs pyro-ppl: pip install "
+                              "'sfsestimators[bayes]'") from exc
+        model, predictor, sfs = self.model_, self._predictor(), self.observed_sfs_
+        loglik_u, transform, _ = self._loglik_fn(model, predictor, sfs)
+        span = torch.log(transform.hi - transform.lo)
+
+        def potential(params):
+            z = params["z"]
+            u = transform.u_from_z(z)
+            log_jacobian = (span + torch.nn.functional.logsigmoid(z)
+                            + torch.nn.functional.logsigmoid(-z)).sum()
+            return -(loglik_u(u[None])[0] + log_jacobian)
+
+        z0 = transform.z_from_theta(self._theta_vector[None])[0]
+        seed = int(check_random_state(random_state).randint(2**31 - 1))
+        with torch.random.fork_rng(devices=[]):
+            pyro.set_rng_seed(seed)
+            mcmc = MCMC(NUTS(potential_fn=potential), num_samples=n_samples,
+                        warmup_steps=warmup_steps, initial_params={"z": z0},
+                        disable_progbar=not progress)
+            mcmc.run()
+        z = mcmc.get_samples()["z"].detach()
+        return transform.theta_from_u(transform.u_from_z(z)).numpy()
+
     # -- using the fit -------------------------------------------------------------------------
     def _site_log_probs(self, X):
         check_is_fitted(self)

@@ -63,6 +63,21 @@ def test_fit_polish_and_summary(emulator, observed):
     assert fitter.ne_history_[-1]["start_time"] == pytest.approx(fitter.params_["T1"])
 
 
+def test_posterior_by_nuts_agrees_with_the_intervals(emulator, observed):
+    pytest.importorskip("pyro")
+    fitter = _fitter(emulator, model=PiecewiseConstant(1), polish=None).fit(observed)
+    draws = fitter.sample_posterior(150, warmup_steps=75, random_state=0)
+    assert draws.shape == (150, 2) and np.all(np.isfinite(draws))
+    model = fitter.model_
+    assert np.all(draws >= model.lower_bound) and np.all(draws <= model.upper_bound)
+    again = fitter.sample_posterior(150, warmup_steps=75, random_state=0)
+    np.testing.assert_array_equal(draws, again)  # seeded
+    # the posterior sits where the likelihood does: its median inside the FIM interval
+    for j, name in enumerate(model.param_names):
+        lo, hi = fitter.conf_int_[name]
+        assert lo < np.median(draws[:, j]) < hi
+
+
 def test_model_selection_by_aic(emulator, observed):
     fitter = _fitter(emulator, polish=None, uncertainty=None).fit(observed)
     assert [row["n_params"] for row in fitter.selection_] == [2, 4, 6]

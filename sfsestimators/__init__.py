@@ -6,11 +6,12 @@ The data flow one way: spectra I/O (:mod:`sfsestimators.io`) -> demographic mode
 (:class:`NeuralSFSRegressor`) -> command line (:mod:`sfsestimators.cli`).
 """
 
-from . import io, likelihood, metrics, models, nn, teacher
+from . import io, likelihood, metrics, model_selection, models, nn, teacher
 from .emulator import NeuralSFSRegressor
 from .fitter import DemographyFitter
 from .io import read_sfs, sfs_from_genotypes, sfs_from_tree_sequence, sfs_from_vcf, write_sfs
 from .likelihood import fold, multinomial_loglik, optimal_theta, poisson_loglik, project
+from .model_selection import PopulationBasedSearchCV
 from .models import (
     YRI_CEU,
     Bottlegrowth,
@@ -36,6 +37,8 @@ __all__ = [
     "nn",
     "NeuralSFSRegressor",
     "DemographyFitter",
+    "PopulationBasedSearchCV",
+    "model_selection",
     "read_sfs",
     "write_sfs",
     "sfs_from_vcf",

@@ -15,6 +15,17 @@ def test_teacher_command_prints_a_summary(capsys, tmp_path):
     assert len(list(tmp_path.glob("shard_*.npz"))) > 0
 
 
+def test_fit_command_on_a_file(capsys, tmp_path):
+    from sfsestimators import TwoEpoch, write_sfs
+
+    write_sfs(TwoEpoch().expected_sfs([0.3, 0.1], [16]) * 3000, tmp_path / "obs.fs")
+    code = main(["fit", str(tmp_path / "obs.fs"), "--n-epochs", "1", "--n-starts", "4",
+                 "--mutation-rate", "1e-8", "--sequence-length", "1e6"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "PiecewiseConstant(n_epochs=1)" in out and "N_ref" in out and "nu1" in out
+
+
 def test_bad_model_is_a_clear_error(capsys):
     assert main(["teacher", "--model", "nonsense", "--quiet"]) == 2
     assert "expected one of" in capsys.readouterr().err

@@ -1,0 +1,16 @@
+"""The README's quickstart runs as written."""
+
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_quickstart_runs(capsys):
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks, "README has no python block"
+    namespace = {}
+    exec(compile(blocks[0], "README.md quickstart", "exec"), namespace)  # noqa: S102
+    assert namespace["search"].best_params_["model__n_epochs"] in (1, 2, 3)
+    assert "DemographyFitter" in capsys.readouterr().out

@@ -15,6 +15,7 @@ from skorch import NeuralNetRegressor
 from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.dataset import ValidSplit
 
+from ._validation import check_int_params
 from .likelihood import project
 from .metrics import mean_relative_error
 from .nn import SFSEmulatorModule, SpectrumLoss, SpectrumModule
@@ -208,10 +209,7 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(
                 f"validation_fraction is {self.validation_fraction!r}; expected 0 < value < 1."
             )
-        for name in ("max_epochs", "batch_size", "patience"):
-            value = getattr(self, name)
-            if not (isinstance(value, numbers.Integral) and value >= 1):
-                raise ValueError(f"{name} is {value!r}; expected an integer >= 1.")
+        check_int_params(self, ("max_epochs", "batch_size", "patience"))
         if not (isinstance(self.weight_decay, numbers.Real) and self.weight_decay >= 0):
             raise ValueError(f"weight_decay is {self.weight_decay!r}; expected a number >= 0.")
         SpectrumLoss(self.loss)  # raises on an unknown loss

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 import time
 import warnings
 
@@ -15,6 +14,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from ._validation import check_int_params
 from .io import as_spectrum
 from .likelihood import multinomial_loglik
 from .models import DemographicModel, PiecewiseConstant
@@ -52,6 +52,14 @@ def _input_mapper(model, predictor):
         f"The emulator was trained on {source!r} ({n_in} parameters) and cannot serve "
         f"model {model!r}; train a NeuralSFSRegressor on teacher data of this model."
     )
+
+
+def _emulator_module(predictor, sfs):
+    """The predictor's float64 torch module, projected to the data's sample sizes."""
+    sizes = [int(s) for s in sfs.sample_sizes]
+    full = [s - 1 for s in predictor.sfs_shape_]
+    return predictor.as_torch(sample_sizes=None if sizes == full else sizes,
+                              dtype=torch.float64)
 
 
 class _Transform:
@@ -309,10 +317,8 @@ class DemographyFitter(BaseEstimator):
 
     # -- fitting ------------------------------------------------------------------------------
     def _check_params(self):
-        for name in ("n_starts", "max_iter", "n_bootstrap", "polish_maxfev", "max_epochs_auto"):
-            value = getattr(self, name)
-            if not (isinstance(value, numbers.Integral) and value >= 1):
-                raise ValueError(f"{name} is {value!r}; expected an integer >= 1.")
+        check_int_params(self, ("n_starts", "max_iter", "n_bootstrap", "polish_maxfev",
+                                "max_epochs_auto"))
         if self.optimizer not in ("lbfgs", "adam"):
             raise ValueError(f"optimizer is {self.optimizer!r}; expected 'lbfgs' or 'adam'.")
         if self.polish not in ("moments", None):
@@ -349,9 +355,7 @@ class DemographyFitter(BaseEstimator):
                     f"observed_sfs has sample size {n}, above the emulator's maximum {top}; "
                     f"project the data to n <= {top} (moments.Spectrum.project)."
                 )
-        module = predictor.as_torch(
-            sample_sizes=None if sizes == n_max else sizes, dtype=torch.float64
-        )
+        module = _emulator_module(predictor, sfs)
         mapper = _input_mapper(model, predictor)
         transform = _Transform(model)
 
@@ -562,10 +566,7 @@ class DemographyFitter(BaseEstimator):
         if self.uncertainty == "godambe":
             boot = self._bootstrap_spectra(sfs, counts, blocks, rng)
             _, transform, mapper = self._loglik_fn(model, predictor, sfs)
-            module = predictor.as_torch(sample_sizes=[int(s) for s in sfs.sample_sizes]
-                                        if list(sfs.sample_sizes) != [
-                                            s - 1 for s in predictor.sfs_shape_] else None,
-                                        dtype=torch.float64)
+            module = _emulator_module(predictor, sfs)
             u = u_hat.clone().requires_grad_(True)
             mask = np.ma.getmaskarray(sfs)
             ll = multinomial_loglik(module(mapper(transform.theta_from_u(u[None]))), boot,
@@ -681,10 +682,7 @@ class DemographyFitter(BaseEstimator):
             self.n_bootstrap = saved
         model, predictor, sfs = self.model_, self._predictor(), self.observed_sfs_
         _, transform, mapper = self._loglik_fn(model, predictor, sfs)
-        sizes = [int(s) for s in sfs.sample_sizes]
-        module = predictor.as_torch(
-            sample_sizes=None if sizes == [s - 1 for s in predictor.sfs_shape_] else sizes,
-            dtype=torch.float64)
+        module = _emulator_module(predictor, sfs)
         mask = np.ma.getmaskarray(sfs)
         z0 = transform.z_from_theta(self._theta_vector[None])
         z = z0.repeat(len(boot), 1).clone().requires_grad_(True)

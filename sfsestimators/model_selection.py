@@ -14,6 +14,8 @@ from sklearn.model_selection import ParameterSampler, check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, indexable
 
+from ._validation import check_int_params
+
 __all__ = ["PopulationBasedSearchCV"]
 
 #: Parameter names treated as optimiser-level (mutable) by default.
@@ -166,11 +168,8 @@ class PopulationBasedSearchCV(MetaEstimatorMixin, BaseEstimator):
         if not hasattr(self.estimator, "partial_fit"):
             raise TypeError(f"estimator {type(self.estimator).__name__} has no partial_fit; "
                             "population-based training continues training members.")
-        for name in ("population_size", "n_generations", "epochs_per_generation",
-                     "fitness_window"):
-            value = getattr(self, name)
-            if not (isinstance(value, numbers.Integral) and value >= 1):
-                raise ValueError(f"{name} is {value!r}; expected an integer >= 1.")
+        check_int_params(self, ("population_size", "n_generations", "epochs_per_generation",
+                                "fitness_window"))
         if self.population_size < 2:
             raise ValueError(f"population_size is {self.population_size}; expected >= 2.")
         if not 0 < self.quantile_fraction <= 0.5:

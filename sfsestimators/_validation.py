@@ -1,0 +1,14 @@
+"""Small checks of estimator hyperparameters, shared by the estimators."""
+
+from __future__ import annotations
+
+import numbers
+
+
+def check_int_params(estimator, names, minimum=1):
+    """Raise a ValueError naming the first of ``names`` that is not an integer >= minimum."""
+    for name in names:
+        value = getattr(estimator, name)
+        if isinstance(value, bool) or not (isinstance(value, numbers.Integral)
+                                           and value >= minimum):
+            raise ValueError(f"{name} is {value!r}; expected an integer >= {minimum}.")

@@ -27,12 +27,21 @@ from . import DEFAULT_WEIGHTS
 DEFAULT_MODEL = PiecewiseConstant(n_epochs=6, padded_prior=True)
 
 
+def cosine_lr(lr, epoch, max_epochs, floor=0.05):
+    """Cosine decay from ``lr`` to ``floor * lr`` over ``max_epochs``."""
+    frac = min(1.0, epoch / max_epochs)
+    return lr * (floor + (1 - floor) * 0.5 * (1 + np.cos(np.pi * frac)))
+
+
 def train_resumable(theta, sfs, checkpoint, *, max_epochs, chunk=20, log=print, **params):
     """Train (or resume) a NeuralSFSRegressor, saving ``checkpoint`` every ``chunk`` epochs.
 
-    Stops at ``max_epochs`` or when early stopping fires inside a chunk. The optimiser state
-    is not saved: a resumed run restarts AdamW's moments (its learning rate too).
+    The learning rate follows a cosine decay over ``max_epochs`` (:func:`cosine_lr`), set at
+    the start of every chunk, so a resumed run continues the same schedule (AdamW's moments
+    restart, as the optimiser state is not saved). Stops at ``max_epochs`` or when early
+    stopping fires inside a chunk.
     """
+    lr0 = params.pop("lr", 1e-3)
     est = None
     if os.path.exists(checkpoint):
         est = NeuralSFSRegressor.load(checkpoint, device=params.get("device", "cpu"))
@@ -40,9 +49,10 @@ def train_resumable(theta, sfs, checkpoint, *, max_epochs, chunk=20, log=print, 
     start = time.perf_counter()
     while est is None or est.n_epochs_ < max_epochs:
         if est is None:
-            est = NeuralSFSRegressor(max_epochs=chunk, **params).fit(
+            est = NeuralSFSRegressor(max_epochs=chunk, lr=lr0, **params).fit(
                 theta, sfs, model=DEFAULT_MODEL if theta.shape[1] == 12 else None)
         else:
+            est.set_params(lr=cosine_lr(lr0, est.n_epochs_, max_epochs))
             est.partial_fit(theta, sfs, epochs=min(chunk, max_epochs - est.n_epochs_))
         est.save(checkpoint)
         hist = est.history_

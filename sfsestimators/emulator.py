@@ -362,6 +362,8 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
             self.net_.fit(theta.astype(np.float32), self._targets(y_flat))
         self._seed = seed
         self._epoch_offset = 0
+        self._applied = {"lr": self.lr, "batch_size": self.batch_size,
+                         "optimizer__weight_decay": self.weight_decay}
         self._sync()
         return self
 
@@ -381,8 +383,14 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
             finally:
                 self.max_epochs = max_epochs
         theta, y_flat, _ = self._validate_spectra(X, y, reset=False)
-        self.net_.set_params(lr=self.lr, batch_size=self.batch_size,
-                             optimizer__weight_decay=self.weight_decay)
+        # push only what set_params changed since the last call, so that the learning-rate
+        # scheduler's own reductions survive plain continued training
+        current = {"lr": self.lr, "batch_size": self.batch_size,
+                   "optimizer__weight_decay": self.weight_decay}
+        changed = {k: v for k, v in current.items() if self._applied.get(k) != v}
+        if changed:
+            self.net_.set_params(**changed)
+        self._applied = current
         self._seed = (self._seed * 1103515245 + 12345) % (2**31)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self._seed)
@@ -526,6 +534,8 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
         est.net_.initialize()
         est.net_.module_.load_state_dict(ckpt["state_dict"])
         est._epoch_offset = int(ckpt["n_epochs"])
+        est._applied = {"lr": est.lr, "batch_size": est.batch_size,
+                        "optimizer__weight_decay": est.weight_decay}
         est._sync()
         return est
 

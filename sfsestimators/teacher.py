@@ -296,7 +296,7 @@ def generate_teacher_data(
     )
     parallel = joblib.Parallel(n_jobs=n_jobs, verbose=verbose, return_as="generator")
     try:
-        for k, (sfs, reasons) in zip(todo, parallel(tasks)):
+        for k, (sfs, reasons) in zip(todo, parallel(tasks) if todo else ()):
             results[k] = (sfs, reasons)
             if out is not None:
                 _atomic_savez(_shard_path(out, k), sfs=sfs, reasons=reasons)

@@ -92,6 +92,10 @@ def test_pickle_save_load_and_partial_fit(fitted, teacher, tmp_path):
     assert loaded.n_epochs_ == epochs + 3
     assert loaded.score(theta[:250], sfs[:250]) > before - 0.02
     assert loaded.net_.optimizer_.param_groups[0]["lr"] == 1e-4
+    # without set_params, continued training keeps the optimiser's current learning rate
+    loaded.net_.optimizer_.param_groups[0]["lr"] = 5e-5  # as a scheduler would
+    loaded.partial_fit(theta[:250], sfs[:250], epochs=1)
+    assert loaded.net_.optimizer_.param_groups[0]["lr"] == 5e-5
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -487,8 +487,9 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
     def save(self, path):
         """Write the fitted emulator to ``path`` (a torch file of tensors and plain values)."""
         check_is_fitted(self)
-        params = {k: v for k, v in self.get_params().items()
-                  if k != "random_state" or isinstance(v, (int, type(None)))}
+        params = {k: (v.item() if isinstance(v, np.generic) else v)
+                  for k, v in self.get_params().items()
+                  if k != "random_state" or isinstance(v, (int, np.integer, type(None)))}
         params["hidden_layer_sizes"] = list(np.atleast_1d(self.hidden_layer_sizes).tolist())
         torch.save(
             {

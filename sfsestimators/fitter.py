@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_int_params
 from .io import as_spectrum
-from .likelihood import multinomial_loglik
+from .likelihood import corner_mask, fold, fold_mask, multinomial_loglik
 from .models import DemographicModel, PiecewiseConstant
 
 __all__ = ["DemographyFitter"]
@@ -121,10 +121,12 @@ class DemographyFitter(BaseEstimator):
     polish_maxfev : int, default=300
         Most exact evaluations of the polish.
     uncertainty : {"fim", "godambe", None}, default="fim"
-        Standard errors from the observed Fisher information (autograd Hessian through the
-        emulator), or the Godambe information (Hessian and the variance of the score over
-        ``n_bootstrap`` bootstrap spectra: Poisson resamples, or genomic blocks when per-site
-        data and ``blocks`` are given).
+        Standard errors from the Fisher information of the multinomial likelihood,
+        ``N sum_j grad p_j grad p_j^T / p_j`` with the gradients by autograd through the
+        emulator (first derivatives only: robust to the emulator's small errors, positive
+        semi-definite), or the Godambe information (that sensitivity and the variance of the
+        score over ``n_bootstrap`` bootstrap spectra: Poisson resamples, or genomic blocks
+        when per-site data and ``blocks`` are given; for linked sites).
     n_bootstrap : int, default=100
         Bootstrap spectra for ``uncertainty="godambe"``.
     sample_sizes : sequence of int, default=None
@@ -374,8 +376,8 @@ class DemographyFitter(BaseEstimator):
 
         if self.optimizer == "lbfgs":
             opt = torch.optim.LBFGS([z], lr=1.0, max_iter=self.max_iter,
-                                    line_search_fn="strong_wolfe", tolerance_grad=1e-9,
-                                    tolerance_change=1e-12, history_size=20)
+                                    line_search_fn="strong_wolfe", tolerance_grad=1e-6,
+                                    tolerance_change=1e-9, history_size=20)
 
             def closure():
                 opt.zero_grad()
@@ -551,10 +553,29 @@ class DemographyFitter(BaseEstimator):
         self._counts, self._blocks = counts, blocks
         if self.uncertainty is None:
             return
-        loglik_u, _, _ = self._loglik_fn(model, predictor, sfs)
+        _, transform, mapper = self._loglik_fn(model, predictor, sfs)
+        module = _emulator_module(predictor, sfs)
         u_hat = torch.as_tensor(model.transform(self._theta_vector), dtype=torch.float64)
-        hessian = torch.autograd.functional.hessian(lambda u: loglik_u(u[None])[0], u_hat)
-        info = -hessian.numpy()
+        # Expected Fisher information of the multinomial, N sum_j grad p_j grad p_j^T / p_j:
+        # first derivatives only (autograd through the emulator), positive semi-definite by
+        # construction; the observed Hessian would amplify the emulator's small errors.
+        shape = tuple(sfs.shape)
+        base = corner_mask(shape)
+        if sfs.folded:
+            base = fold_mask(base)
+        include = torch.as_tensor(~(base | np.ma.getmaskarray(sfs)))
+
+        def probs(u):
+            spec = module(mapper(transform.theta_from_u(u[None])))[0]
+            if sfs.folded:
+                spec = fold(spec, ndim=len(shape))
+            values = spec[include]
+            return values / values.sum()
+
+        p_hat = probs(u_hat).detach()
+        jac = torch.autograd.functional.jacobian(probs, u_hat)
+        n_sites = float(np.ma.sum(sfs))
+        info = (n_sites * jac.T @ (jac / p_hat[:, None])).numpy()
         try:
             h_inv = np.linalg.inv(info)
         except np.linalg.LinAlgError:
@@ -577,9 +598,9 @@ class DemographyFitter(BaseEstimator):
             cov = h_inv @ J @ h_inv
         diag = np.diag(cov)
         if np.any(diag <= 0):
-            warnings.warn("The information matrix is not positive definite at the optimum "
-                          "(not a maximum of the emulator's likelihood?); standard errors "
-                          "are NaN where the variance is not positive.", stacklevel=3)
+            warnings.warn("The information matrix is singular in some direction (a parameter "
+                          "the data do not inform); standard errors are NaN there.",
+                          stacklevel=3)
         se_u = np.sqrt(np.where(diag > 0, diag, np.nan))
         self.covariance_ = cov
         u = u_hat.numpy()
@@ -687,8 +708,8 @@ class DemographyFitter(BaseEstimator):
         z0 = transform.z_from_theta(self._theta_vector[None])
         z = z0.repeat(len(boot), 1).clone().requires_grad_(True)
         opt = torch.optim.LBFGS([z], lr=1.0, max_iter=self.max_iter,
-                                line_search_fn="strong_wolfe", tolerance_grad=1e-9,
-                                tolerance_change=1e-12, history_size=20)
+                                line_search_fn="strong_wolfe", tolerance_grad=1e-6,
+                                tolerance_change=1e-9, history_size=20)
 
         def closure():
             opt.zero_grad()

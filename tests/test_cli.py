@@ -23,7 +23,8 @@ def test_fit_command_on_a_file(capsys, tmp_path):
                  "--mutation-rate", "1e-8", "--sequence-length", "1e6"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "PiecewiseConstant(n_epochs=1)" in out and "N_ref" in out and "nu1" in out
+    assert "DemographyFitter: PiecewiseConstant()" in out  # sklearn's repr hides n_epochs=1
+    assert "N_ref" in out and "nu1" in out and "T1" in out
 
 
 def test_bad_model_is_a_clear_error(capsys):

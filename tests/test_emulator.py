@@ -79,6 +79,7 @@ def test_pickle_save_load_and_partial_fit(fitted, teacher, tmp_path):
     theta, sfs, _ = teacher
     expected = fitted.predict(theta[:5])
     np.testing.assert_allclose(pickle.loads(pickle.dumps(fitted)).predict(theta[:5]), expected)
+    fitted.set_params(lr=np.float64(fitted.lr))  # numpy scalars must not break weights_only
     fitted.save(tmp_path / "emulator.pt")
     loaded = NeuralSFSRegressor.load(tmp_path / "emulator.pt", device="cpu")
     np.testing.assert_allclose(loaded.predict(theta[:5]), expected, rtol=1e-6)

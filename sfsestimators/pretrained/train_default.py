@@ -30,7 +30,7 @@ DEFAULT_MODEL = PiecewiseConstant(n_epochs=6, padded_prior=True)
 def cosine_lr(lr, epoch, max_epochs, floor=0.05):
     """Cosine decay from ``lr`` to ``floor * lr`` over ``max_epochs``."""
     frac = min(1.0, epoch / max_epochs)
-    return lr * (floor + (1 - floor) * 0.5 * (1 + np.cos(np.pi * frac)))
+    return float(lr * (floor + (1 - floor) * 0.5 * (1 + np.cos(np.pi * frac))))
 
 
 def train_resumable(theta, sfs, checkpoint, *, max_epochs, chunk=20, log=print, **params):

@@ -57,7 +57,7 @@ def moments_fit(model, data, starts, maxiter):
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n-starts", type=int, default=8)
+    parser.add_argument("--n-starts", type=int, default=16)
     parser.add_argument("--maxiter", type=int, default=300,
                         help="Nelder-Mead iterations per moments start")
     parser.add_argument("--data-dir", default=os.path.join(here, "..", "..", "shared", "data"))

@@ -155,6 +155,9 @@ class DemographyFitter(BaseEstimator):
         Multinomial log-likelihood, exact (moments) when polished.
     log_likelihood_emulator_ : float
         The emulator's log-likelihood at its own optimum.
+    starts_loglik_, starts_loglik_exact_ : ndarray of shape (n_starts,)
+        The emulator's and (when polished) the exact log-likelihood at every start's
+        emulator optimum; the polish starts from the exactly-best one.
     covariance_, covariance_fim_ : ndarray of shape (n_params, n_params)
         Covariance of the (log-)parameters by the chosen method, and by the Fisher
         information alone.
@@ -490,7 +493,13 @@ class DemographyFitter(BaseEstimator):
         converged = best["grad_norm"] < 1e-2
         start = time.perf_counter()
         if self.polish == "moments":
-            ll_start = self._exact_loglik(model, theta, sfs)
+            # rank every start's emulator optimum by the EXACT likelihood (n_starts moments
+            # evaluations) and polish the best: the emulator's own ranking can be fooled by
+            # its errors where the data are large
+            exact = [self._exact_loglik(model, t, sfs) for t in best["all_theta"]]
+            pick = int(np.argmax(exact))
+            theta, ll_start = best["all_theta"][pick], exact[pick]
+            self.starts_loglik_exact_ = np.asarray(exact)
             polished, ll_polished, res = self._polish(model, theta, sfs)
             if ll_polished >= ll_start:
                 theta, ll = polished, ll_polished

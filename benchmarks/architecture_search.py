@@ -47,7 +47,8 @@ def main():
     per_fit = args.budget // (n_cand * folds)
     grid_params = {"hidden_layer_sizes": ARCHS, "lr": LRS}
     dist = {"hidden_layer_sizes": ARCHS, "lr": loguniform(1e-4, 1e-2)}
-    pbt_pop, pbt_gen = 8, 9
+    # population x generations x epochs x folds = the budget exactly (9 x 10 x 2 x 2 = 360)
+    pbt_pop, pbt_gen = 9, 10
     pbt_epochs = max(1, args.budget // (pbt_pop * pbt_gen * folds))
     halving_min = max(1, args.budget // 90)
     searches = {

@@ -43,8 +43,9 @@ def _demo_spectrum(seed):
 
     model = PiecewiseConstant(n_epochs=2)
     ts = msprime.sim_ancestry(samples=10, demography=model.to_msprime(DEMO_HISTORY, N_ref=1e4),
-                              sequence_length=2e7, recombination_rate=1e-8, random_seed=seed)
-    ts = msprime.sim_mutations(ts, rate=1e-8, random_seed=seed + 1)
+                              sequence_length=2e7, recombination_rate=1e-8,
+                              random_seed=seed + 1)  # msprime seeds must be > 0
+    ts = msprime.sim_mutations(ts, rate=1e-8, random_seed=seed + 2)
     print(f"no data given: simulated {ts.num_sites} SNPs (10 diploids, 20 Mb, mu = r = 1e-8, "
           f"N_ref = 1e4) from PiecewiseConstant(2) with "
           f"{dict(zip(model.param_names, DEMO_HISTORY))}")

@@ -27,6 +27,14 @@ def test_fit_command_on_a_file(capsys, tmp_path):
     assert "N_ref" in out and "nu1" in out and "T1" in out
 
 
+def test_fit_command_without_data_runs_the_demo(capsys):
+    """The README's second set-up command, with a quicker fit."""
+    code = main(["fit", "--n-epochs", "2", "--n-starts", "4", "--no-polish"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "simulated" in out and "PiecewiseConstant(n_epochs=2)" in out and "N_ref" in out
+
+
 def test_bad_model_is_a_clear_error(capsys):
     assert main(["teacher", "--model", "nonsense", "--quiet"]) == 2
     assert "expected one of" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_int_params
 from .io import as_spectrum
-from .likelihood import corner_mask, fold, fold_mask, multinomial_loglik
+from .likelihood import corner_mask, fold, fold_mask, multinomial_loglik, optimal_theta
 from .models import DemographicModel, PiecewiseConstant
 
 __all__ = ["DemographyFitter"]
@@ -519,9 +519,7 @@ class DemographyFitter(BaseEstimator):
         self.converged_ = bool(converged)
         self.params_ = dict(zip(model.param_names, np.asarray(theta, dtype=float).tolist()))
         self._theta_vector = np.asarray(theta, dtype=float)
-        model_fs = expected.fold() if sfs.folded and not expected.folded else expected
-        self.theta_ = float(np.ma.sum(sfs) / np.ma.sum(np.ma.masked_array(
-            model_fs.data, mask=np.ma.getmaskarray(model_fs) | np.ma.getmaskarray(sfs))))
+        self.theta_ = float(optimal_theta(expected, sfs))
         self.expected_sfs_ = expected * self.theta_
         self.observed_sfs_ = sfs
         self._warn_bounds(model, predictor, theta)

@@ -18,6 +18,7 @@ from skorch.dataset import ValidSplit
 from ._validation import check_int_params
 from .likelihood import project
 from .metrics import mean_relative_error
+from .models import graph_layout_size
 from .nn import SFSEmulatorModule, SpectrumLoss, SpectrumModule
 
 __all__ = ["NeuralSFSRegressor"]
@@ -77,6 +78,21 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
         Widths of the hidden layers.
     activation : {"gelu", "relu", "silu", "tanh"}, default="gelu"
         Non-linearity.
+    head : {"dense", "cp"}, default="dense"
+        Output head. ``"dense"``: a softmax over every modelled entry of the (joint)
+        spectrum. ``"cp"``: a rank-``rank`` CP tensor, a mixture of ``rank`` products of
+        per-population distributions; far fewer output weights for 3 or more populations
+        (:class:`sfsestimators.nn.SFSEmulatorModule`).
+    rank : int, default=16
+        Rank of the CP head.
+    encoder : {"mlp", "graph"}, default="mlp"
+        ``"mlp"``: ``X`` holds a model's parameters. ``"graph"``: ``X`` holds population-graph
+        encodings (``model.encode_graphs(theta, max_nodes)``, or
+        :func:`sfsestimators.models.encode_graph` of any demes graph), read by message
+        passing (:class:`sfsestimators.nn.PopulationGraphEncoder`), so one network can serve
+        families of different topologies.
+    max_nodes : int, default=12
+        Node slots of the graph encoding (graph encoder only).
     loss : {"log_mse", "kl"}, default="log_mse"
         Training loss on log spectra (see :class:`sfsestimators.nn.SpectrumLoss`).
     lr : float, default=1e-3
@@ -150,6 +166,10 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
         hidden_layer_sizes=(256, 256, 256, 256),
         activation="gelu",
         *,
+        head="dense",
+        rank=16,
+        encoder="mlp",
+        max_nodes=12,
         loss="log_mse",
         lr=1e-3,
         max_epochs=200,
@@ -166,6 +186,10 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.head = head
+        self.rank = rank
+        self.encoder = encoder
+        self.max_nodes = max_nodes
         self.loss = loss
         self.lr = lr
         self.max_epochs = max_epochs
@@ -213,6 +237,11 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
         if not (isinstance(self.weight_decay, numbers.Real) and self.weight_decay >= 0):
             raise ValueError(f"weight_decay is {self.weight_decay!r}; expected a number >= 0.")
         SpectrumLoss(self.loss)  # raises on an unknown loss
+        if self.head not in ("dense", "cp"):
+            raise ValueError(f"head is {self.head!r}; expected 'dense' or 'cp'.")
+        if self.encoder not in ("mlp", "graph"):
+            raise ValueError(f"encoder is {self.encoder!r}; expected 'mlp' or 'graph'.")
+        check_int_params(self, ("rank", "max_nodes"))
         return sizes
 
     def _validate_spectra(self, theta, sfs, reset):
@@ -301,6 +330,12 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
             module__log_params=self.param_log_.tolist(),
             module__param_mean=self._param_mean.tolist(),
             module__param_std=self._param_std.tolist(),
+            module__head=self.head,
+            module__rank=self.rank,
+            module__sfs_shape=list(self.sfs_shape_),
+            module__included=self.included_.reshape(-1).tolist(),
+            module__encoder=self.encoder,
+            module__graph_layout=(self.max_nodes, len(self.sfs_shape_)),
             criterion=SpectrumLoss,
             criterion__kind=self.loss,
             optimizer=torch.optim.AdamW,
@@ -347,12 +382,26 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
                 f"sfs has zeros in {int(partial_zero.sum())} entr(ies) that are positive in "
                 "other spectra; expected spectra whose only zeros are the masked corners."
             )
-        self.param_log_ = self._param_log(theta, model)
         self.model_ = model
-        z = np.where(self.param_log_, np.log(np.where(self.param_log_, theta, 1.0)), theta)
-        self._param_mean = z.mean(axis=0)
-        std = z.std(axis=0)
-        self._param_std = np.where(std > 0, std, 1.0)
+        if self.encoder == "graph":
+            expected = graph_layout_size(self.max_nodes, len(shape))
+            if theta.shape[1] != expected:
+                raise ValueError(
+                    f"X has {theta.shape[1]} columns; encoder='graph' expects population-graph "
+                    f"encodings of {expected} columns (model.encode_graphs(theta, "
+                    f"max_nodes={self.max_nodes}) for {len(shape)} population(s))."
+                )
+            # the encoding is already on log scales; its structure (masks, adjacency) must
+            # reach the message passing unchanged
+            self.param_log_ = np.zeros(theta.shape[1], dtype=bool)
+            self._param_mean = np.zeros(theta.shape[1])
+            self._param_std = np.ones(theta.shape[1])
+        else:
+            self.param_log_ = self._param_log(theta, model)
+            z = np.where(self.param_log_, np.log(np.where(self.param_log_, theta, 1.0)), theta)
+            self._param_mean = z.mean(axis=0)
+            std = z.std(axis=0)
+            self._param_std = np.where(std > 0, std, 1.0)
         self.param_min_, self.param_max_ = theta.min(axis=0), theta.max(axis=0)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))

@@ -25,8 +25,48 @@ _Z_LIMIT = 6.0  # |z| beyond this: within 0.25 % of a bound (sigmoid(6) = 0.9975
 
 
 # -- mapping between the user's model and the emulator's inputs --------------------------------
+class _GraphInputs(torch.autograd.Function):
+    """theta -> population-graph encodings, with a forward-difference Jacobian.
+
+    The encoding is built by demes (numpy), so autograd cannot see inside it; its features
+    are smooth functions of the parameters (log sizes, log cumulative times, rates), and
+    forward differences (steps of 1e-6 relative, upwards, so a rate of 0 stays valid) are
+    accurate to ~1e-6.
+    """
+
+    @staticmethod
+    def forward(ctx, theta, model, max_nodes):
+        ctx.model, ctx.max_nodes = model, max_nodes
+        ctx.save_for_backward(theta)
+        out = model.encode_graphs(theta.detach().cpu().numpy(), max_nodes, check=False)
+        return torch.as_tensor(out, dtype=theta.dtype, device=theta.device)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (theta,) = ctx.saved_tensors
+        th = theta.detach().cpu().numpy()
+        model = ctx.model
+        base = model.encode_graphs(th, ctx.max_nodes, check=False)
+        span = model.bounds_[:, 1] - model.bounds_[:, 0]
+        steps = np.where(model.log_scaled, 1e-6 * np.abs(th), 1e-6 * span)
+        g = grad.detach().cpu().numpy()
+        out = np.empty_like(th)
+        for i in range(th.shape[1]):
+            moved = th.copy()
+            moved[:, i] += steps[:, i]
+            diff = (model.encode_graphs(moved, ctx.max_nodes, check=False) - base)
+            out[:, i] = (g * diff).sum(axis=1) / steps[:, i]
+        return torch.as_tensor(out, dtype=theta.dtype, device=theta.device), None, None
+
+
 def _input_mapper(model, predictor):
     """A torch function from ``model``'s parameters to the predictor's inputs."""
+    if getattr(predictor, "encoder", "mlp") == "graph":
+        n_pop = len(predictor.sfs_shape_)
+        if model.n_populations != n_pop:
+            raise ValueError(f"model has {model.n_populations} population(s), but the "
+                             f"emulator was trained on {n_pop}.")
+        return lambda theta: _GraphInputs.apply(theta, model, predictor.max_nodes)
     source = getattr(predictor, "model_", None)
     n_in = predictor.n_features_in_
     if source is not None and type(source) is type(model) and (
@@ -168,7 +208,7 @@ class DemographyFitter(BaseEstimator):
         The fitted expected spectrum, scaled by ``theta_`` (exact when polished).
     graph_ : demes.Graph
         The fitted history (physical units when ``mutation_rate`` and ``sequence_length``
-        are given, else ``N_ref = 1`` and generations = ``2 N_ref`` T... units of the model).
+        are given, else a nominal ``N_ref = 1e4`` generations and individuals).
     ne_history_ : list of dict
         One-population models: the size history as epochs (start/end time, start/end size).
     selection_ : list of dict
@@ -666,9 +706,10 @@ class DemographyFitter(BaseEstimator):
             time_scale, size_scale = 1.0, 1.0
         else:
             self.N_ref_ = None
-            graph = model.to_demes(theta, N_ref=1.0)
+            # a nominal N_ref of 1e4 keeps migration rates per generation valid (<= 1)
+            graph = model.to_demes(theta, N_ref=1e4)
             # back to the model's units: times in 2 N_ref generations, sizes relative to N_ref
-            units, time_scale, size_scale = "2*N_ref generations", 0.5, 1.0
+            units, time_scale, size_scale = "2*N_ref generations", 0.5e-4, 1e-4
         self.graph_ = graph
         self.ne_history_ = []
         if model.n_populations == 1:
@@ -729,23 +770,49 @@ class DemographyFitter(BaseEstimator):
         opt.step(closure)
         return transform.theta_from_u(transform.u_from_z(z.detach())).numpy()
 
-    def sample_posterior(self, n_samples=1000, *, warmup_steps=500, random_state=None,
+    def sample_posterior(self, n_samples=1000, *, method="nuts", temper=None,
+                         warmup_steps=500, n_particles=2000, n_moves=10,
+                         random_state=None,
                          progress=False):
-        """Draw from the posterior with NUTS (pyro) through the emulator.
+        """Draw from the posterior through the emulator (NUTS, or sequential Monte Carlo).
 
-        The prior is uniform between the model's bounds on each parameter's own scale
-        (log-uniform for log-scaled ones); the likelihood is the emulator's multinomial one
-        (theta profiled out). Sampling runs in the unconstrained space of the fitter, started
-        at the maximum-likelihood estimate. Needs the ``bayes`` extra (``pyro-ppl``).
+        The prior is the model's own (:meth:`DemographicModel.log_prior_transformed`: uniform
+        between the bounds on each parameter's scale unless the family says otherwise,
+        truncated to the bounds); the likelihood is the emulator's multinomial one (theta
+        profiled out), optionally raised to a power ``w`` ("tempered").
+
+        ``method="nuts"`` runs pyro's NUTS in the unconstrained space of the fitter, started at
+        the maximum-likelihood estimate (needs the ``bayes`` extra, ``pyro-ppl``).
+        ``method="smc"`` runs sequential Monte Carlo: ``n_particles`` prior draws are carried
+        to the posterior through adaptively chosen likelihood temperatures (each keeping an
+        effective sample size of half the particles), with ``n_moves`` random-walk Metropolis
+        moves per temperature, every step ONE emulator batch. It reaches every mode of a
+        weakly identified model, which NUTS started at one mode does not.
+        ``posterior_diagnostics_`` records the temperatures, acceptance and the fraction of
+        distinct particles.
+
+        Linked sites make the composite likelihood over-confident. ``temper="godambe"`` uses
+        ``w = p / tr(H^-1 J)`` (Ribatet, Cooley & Davison 2012; H the Fisher information, J
+        the variance of the score from the bootstrap of a fit with
+        ``uncertainty="godambe"``), so the posterior's curvature matches the Godambe
+        (sandwich) variance on average. A float sets ``w`` directly.
 
         Parameters
         ----------
         n_samples : int, default=1000
             Posterior draws kept.
+        method : {"nuts", "smc"}, default="nuts"
+            Sampler.
+        temper : None, "godambe" or float, default=None
+            Power of the likelihood (None: 1).
         warmup_steps : int, default=500
             NUTS adaptation steps (discarded).
+        n_particles : int, default=2000
+            SMC particles (at least ``n_samples``).
+        n_moves : int, default=10
+            SMC Metropolis moves per temperature.
         random_state : int or None, default=None
-            Seed of pyro's (torch's) random numbers, local to this call.
+            Seed of the sampler's random numbers, local to this call.
         progress : bool, default=False
             pyro's progress bar.
 
@@ -755,6 +822,11 @@ class DemographyFitter(BaseEstimator):
             Parameters in natural units, columns in the order of ``model_.param_names``.
         """
         check_is_fitted(self)
+        if method not in ("nuts", "smc"):
+            raise ValueError(f"method is {method!r}; expected 'nuts' or 'smc'.")
+        weight = self._temper_weight(temper)
+        if method == "smc":
+            return self._smc_posterior(n_samples, n_particles, n_moves, weight, random_state)
         try:
             import pyro
             from pyro.infer import MCMC, NUTS
@@ -770,7 +842,8 @@ class DemographyFitter(BaseEstimator):
             u = transform.u_from_z(z)
             log_jacobian = (span + torch.nn.functional.logsigmoid(z)
                             + torch.nn.functional.logsigmoid(-z)).sum()
-            return -(loglik_u(u[None])[0] + log_jacobian)
+            return -(weight * loglik_u(u[None])[0] + model.log_prior_transformed(u)
+                     + log_jacobian)
 
         z0 = transform.z_from_theta(self._theta_vector[None])[0]
         seed = int(check_random_state(random_state).randint(2**31 - 1))
@@ -782,6 +855,84 @@ class DemographyFitter(BaseEstimator):
             mcmc.run()
         z = mcmc.get_samples()["z"].detach()
         return transform.theta_from_u(transform.u_from_z(z)).numpy()
+
+    def _temper_weight(self, temper):
+        if temper is None:
+            return 1.0
+        if temper == "godambe":
+            if self.covariance_fim_ is None or self.uncertainty != "godambe":
+                raise ValueError("temper='godambe' needs a fit with uncertainty='godambe'.")
+            ratio = np.trace(self.covariance_ @ np.linalg.inv(self.covariance_fim_))
+            return float(np.clip(len(self.covariance_) / ratio, 1e-3, 1.0))
+        weight = float(temper)
+        if not 0 < weight <= 1:
+            raise ValueError(f"temper is {temper!r}; expected None, 'godambe' or a float in "
+                             "(0, 1].")
+        return weight
+
+    def _smc_posterior(self, n_samples, n_particles, n_moves, weight, random_state):
+        """Sequential Monte Carlo from the prior to the (tempered) posterior, batched."""
+        model, predictor, sfs = self.model_, self._predictor(), self.observed_sfs_
+        loglik_u, transform, _ = self._loglik_fn(model, predictor, sfs)
+        rng = check_random_state(random_state)
+        lo, hi = transform.lo.numpy(), transform.hi.numpy()
+        n = max(int(n_particles), int(n_samples))
+
+        def loglik(u):
+            with torch.no_grad():
+                ll = np.concatenate([loglik_u(torch.as_tensor(c)).numpy()
+                                     for c in np.array_split(u, max(1, len(u) // 4096))])
+            return np.where(np.isfinite(ll), ll, -np.inf)
+
+        def resample(w, size):
+            positions = (rng.uniform() + np.arange(size)) / size
+            return np.minimum(np.searchsorted(np.cumsum(w), positions), len(w) - 1)
+
+        u = model.transform(model.sample_prior(n, random_state=rng))
+        ll, lp = loglik(u), model.log_prior_transformed(u)
+        beta, n_steps, accepted, proposed = 0.0, 0, 0, 0
+        scale = 2.38 / np.sqrt(len(lo))
+        while beta < weight:
+            # next temperature: the incremental weights keep an effective sample size of n/2
+            def ess(b, ll=ll, beta=beta):
+                lw = (b - beta) * ll
+                w = np.exp(lw - lw.max())
+                return w.sum() ** 2 / (w ** 2).sum()
+
+            if ess(weight) >= n / 2:
+                new_beta = weight
+            else:
+                left, right = beta, weight
+                for _ in range(50):
+                    mid = (left + right) / 2
+                    left, right = (mid, right) if ess(mid) >= n / 2 else (left, mid)
+                new_beta = left if left > beta else right
+            lw = (new_beta - beta) * ll
+            w = np.exp(lw - lw.max())
+            index = resample(w / w.sum(), n)
+            u, ll, lp, beta = u[index], ll[index], lp[index], new_beta
+            n_steps += 1
+            # random-walk Metropolis moves with the particles' covariance
+            cov = np.cov(u, rowvar=False) + 1e-10 * np.eye(len(lo))
+            chol = np.linalg.cholesky(cov)
+            for _ in range(n_moves):
+                prop = u + scale * rng.standard_normal(u.shape) @ chol.T
+                inside = np.all((prop >= lo) & (prop <= hi), axis=1)
+                ll_p = np.full(n, -np.inf)
+                ll_p[inside] = loglik(prop[inside])
+                lp_p = model.log_prior_transformed(prop)
+                log_a = beta * (ll_p - ll) + lp_p - lp
+                take = inside & (np.log(rng.uniform(size=n)) < log_a)
+                u[take], ll[take], lp[take] = prop[take], ll_p[take], lp_p[take]
+                rate = take.mean()
+                accepted, proposed = accepted + take.sum(), proposed + n
+                scale *= np.exp(rate - 0.3)  # aim at ~30 % acceptance
+        self.posterior_diagnostics_ = {
+            "n_temperatures": n_steps, "acceptance": float(accepted / max(proposed, 1)),
+            "unique_fraction": float(len(np.unique(u, axis=0)) / n), "weight": float(weight),
+        }
+        index = rng.choice(n, size=n_samples, replace=n_samples > n)
+        return transform.theta_from_u(torch.as_tensor(u[index])).numpy()
 
     # -- using the fit -------------------------------------------------------------------------
     def _site_log_probs(self, X):

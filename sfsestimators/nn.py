@@ -17,7 +17,8 @@ from torch import nn
 
 from .likelihood import projection_matrix
 
-__all__ = ["SFSEmulatorModule", "SpectrumModule", "SpectrumLoss", "ACTIVATIONS"]
+__all__ = ["SFSEmulatorModule", "PopulationGraphEncoder", "SpectrumModule", "SpectrumLoss",
+           "ACTIVATIONS"]
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "silu": nn.SiLU, "tanh": nn.Tanh}
 
@@ -39,39 +40,172 @@ class SFSEmulatorModule(nn.Module):
         Which parameters are log-transformed before standardisation.
     param_mean, param_std : list of float
         Standardisation of the (log-)parameters.
+    head : {"dense", "cp"}, default="dense"
+        ``"dense"``: a softmax over all modelled entries. ``"cp"``: a rank-``rank`` CP
+        (canonical polyadic) tensor built from per-population factors, far fewer output
+        weights for three or more populations (``sfs_shape`` and ``included`` needed).
+    rank : int, default=16
+        Rank of the CP head.
+    sfs_shape, included : tuple of int, array of bool
+        The spectrum's shape and its modelled entries (CP head only).
+    encoder : {"mlp", "graph"}, default="mlp"
+        ``"graph"``: the inputs are encoded population graphs
+        (:func:`sfsestimators.models.encode_graph`), read by a
+        :class:`PopulationGraphEncoder` before the MLP trunk.
+    graph_layout : tuple (max_nodes, n_sampled)
+        Layout of the graph encoding (graph encoder only).
     """
 
     def __init__(self, n_params, n_outputs, hidden_layer_sizes=(256, 256), activation="gelu",
-                 log_params=None, param_mean=None, param_std=None):
+                 log_params=None, param_mean=None, param_std=None, head="dense", rank=16,
+                 sfs_shape=None, included=None, encoder="mlp", graph_layout=None):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(
                 f"activation is {activation!r}; expected one of {sorted(ACTIVATIONS)}."
             )
+        if head not in ("dense", "cp"):
+            raise ValueError(f"head is {head!r}; expected 'dense' or 'cp'.")
+        if encoder not in ("mlp", "graph"):
+            raise ValueError(f"encoder is {encoder!r}; expected 'mlp' or 'graph'.")
         log_params = [False] * n_params if log_params is None else list(log_params)
         param_mean = [0.0] * n_params if param_mean is None else list(param_mean)
         param_std = [1.0] * n_params if param_std is None else list(param_std)
         self.register_buffer("log_params", torch.tensor(log_params, dtype=torch.bool))
         self.register_buffer("param_mean", torch.tensor(param_mean, dtype=torch.float32))
         self.register_buffer("param_std", torch.tensor(param_std, dtype=torch.float32))
-        layers, width = [], n_params
+        self.graph = None
+        width = n_params
+        if encoder == "graph":
+            if graph_layout is None:
+                raise ValueError("encoder='graph' needs graph_layout (max_nodes, n_sampled).")
+            self.graph = PopulationGraphEncoder(*graph_layout, width=int(hidden_layer_sizes[0]),
+                                                activation=activation)
+            width = self.graph.out_features
+        layers = []
         for size in hidden_layer_sizes:
             layers += [nn.Linear(width, int(size)), ACTIVATIONS[activation]()]
             width = int(size)
         self.trunk = nn.Sequential(*layers)
-        self.shape_head = nn.Linear(width, n_outputs)
+        self.head = head
+        if head == "dense":
+            self.shape_head = nn.Linear(width, n_outputs)
+        else:
+            if sfs_shape is None or included is None:
+                raise ValueError("head='cp' needs sfs_shape and included.")
+            self.sfs_shape = tuple(int(n) for n in sfs_shape)
+            self.rank = int(rank)
+            self.register_buffer("index", torch.nonzero(
+                torch.as_tensor(included, dtype=torch.bool).reshape(-1)).reshape(-1))
+            if len(self.index) != n_outputs:
+                raise ValueError(f"included has {len(self.index)} entries; n_outputs is "
+                                 f"{n_outputs}.")
+            self.shape_head = nn.Linear(width, self.rank * (1 + sum(self.sfs_shape)))
         self.scale_head = nn.Linear(width, 1)
 
     def encode(self, theta):
         """Natural-unit parameters -> standardised network inputs."""
         theta = theta.to(self.param_mean.dtype)
-        safe = torch.where(self.log_params, theta.clamp_min(1e-30), theta)
+        # the log branch sees 1 where it is not taken: a log of a negative input would make
+        # NaN gradients through torch.where even where the branch is discarded
+        safe = torch.where(self.log_params, theta, torch.ones_like(theta)).clamp_min(1e-30)
         z = torch.where(self.log_params, torch.log(safe), theta)
         return (z - self.param_mean) / self.param_std
 
     def forward(self, theta):
-        h = self.trunk(self.encode(theta))
-        return self.scale_head(h) + torch.log_softmax(self.shape_head(h), dim=-1)
+        x = self.encode(theta)
+        if self.graph is not None:
+            x = self.graph(x)
+        h = self.trunk(x)
+        if self.head == "dense":
+            log_shape = torch.log_softmax(self.shape_head(h), dim=-1)
+        else:
+            log_shape = self._cp_log_shape(self.shape_head(h))
+        return self.scale_head(h) + log_shape
+
+    def _cp_log_shape(self, out):
+        """Rank-R CP tensor: a mixture of R product distributions over the k axes.
+
+        Each rank-one term is a product of per-population distributions (softmax over that
+        axis) with a mixture weight (softmax over ranks), so the full tensor sums to one; the
+        modelled entries (corners excluded) are renormalised.
+        """
+        batch, r = out.shape[0], self.rank
+        parts = torch.split(out.reshape(batch, r, -1), [1, *self.sfs_shape], dim=-1)
+        log_w = torch.log_softmax(parts[0][..., 0], dim=-1)  # (batch, r)
+        total = log_w.reshape((batch, r) + (1,) * len(self.sfs_shape))
+        for axis, logits in enumerate(parts[1:]):
+            shape = [batch, r] + [1] * len(self.sfs_shape)
+            shape[2 + axis] = self.sfs_shape[axis]
+            total = total + torch.log_softmax(logits, dim=-1).reshape(shape)
+        joint = torch.logsumexp(total, dim=1).reshape(batch, -1)[:, self.index]
+        return joint - torch.logsumexp(joint, dim=-1, keepdim=True)
+
+
+class PopulationGraphEncoder(nn.Module):
+    """Message passing over a demographic history's graph of deme epochs.
+
+    The input row is the flat encoding of :func:`sfsestimators.models.encode_graph`: node
+    features (log sizes, log times, root/present flags, a validity mask), a descent matrix
+    (ancestry proportions, pulses included), a migration matrix (scaled rates, weighted by
+    time overlap) and, per sampled population, a one-hot pointer to its present-day node.
+    Nodes are embedded, updated by ``n_layers`` rounds of sum-aggregated messages along
+    descent (both directions) and migration edges, and read out as the sampled populations'
+    embeddings in sample order plus a masked mean over all nodes. Sum aggregation makes the
+    output independent of the order in which demes are listed; only the sample order
+    (the axes of the spectrum) matters.
+
+    Parameters
+    ----------
+    max_nodes, n_sampled : int
+        The layout of the encoding.
+    width : int, default=128
+        Node embedding width.
+    n_layers : int, default=3
+        Message-passing rounds.
+    activation : str, default="gelu"
+    """
+
+    def __init__(self, max_nodes, n_sampled, width=128, n_layers=3, activation="gelu"):
+        super().__init__()
+        from .models import GRAPH_NODE_FEATURES
+
+        self.max_nodes, self.n_sampled = int(max_nodes), int(n_sampled)
+        self.n_features = GRAPH_NODE_FEATURES
+        act = ACTIVATIONS[activation]
+        self.embed = nn.Sequential(nn.Linear(self.n_features, width), act())
+        self.layers = nn.ModuleList(
+            nn.Sequential(nn.Linear(4 * width, width), act()) for _ in range(int(n_layers)))
+        self.norms = nn.ModuleList(nn.LayerNorm(width) for _ in range(int(n_layers)))
+        self.out_features = width * (self.n_sampled + 1)
+
+    @property
+    def in_features(self):
+        m = self.max_nodes
+        return m * self.n_features + 2 * m * m + self.n_sampled * m
+
+    def split(self, x):
+        m, f = self.max_nodes, self.n_features
+        sizes = [m * f, m * m, m * m, self.n_sampled * m]
+        nodes, descent, migration, pointer = torch.split(x, sizes, dim=-1)
+        batch = x.shape[0]
+        return (nodes.reshape(batch, m, f), descent.reshape(batch, m, m),
+                migration.reshape(batch, m, m), pointer.reshape(batch, self.n_sampled, m))
+
+    def forward(self, x):
+        nodes, descent, migration, pointer = self.split(x)
+        valid = nodes[..., -1:]  # the last node feature is the validity mask
+        h = self.embed(nodes) * valid
+        for layer, norm in zip(self.layers, self.norms):
+            messages = torch.cat([
+                h, descent.transpose(1, 2) @ h,  # from ancestors
+                descent @ h,  # from descendants
+                migration @ h + migration.transpose(1, 2) @ h,
+            ], dim=-1)
+            h = norm(h + layer(messages)) * valid
+        sampled = (pointer @ h).reshape(x.shape[0], -1)
+        pooled = h.sum(dim=1) / valid.sum(dim=1).clamp_min(1.0)
+        return torch.cat([sampled, pooled], dim=-1)
 
 
 class SpectrumModule(nn.Module):

@@ -6,6 +6,7 @@ import warnings
 import moments
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
@@ -78,6 +79,50 @@ def test_posterior_by_nuts_agrees_with_the_intervals(emulator, observed):
     for j, name in enumerate(model.param_names):
         lo, hi = fitter.conf_int_[name]
         assert lo < np.median(draws[:, j]) < hi
+
+
+def test_posterior_by_smc_agrees_with_nuts_and_tempering_widens_it(emulator, observed):
+    pytest.importorskip("pyro")
+    fitter = _fitter(emulator, model=PiecewiseConstant(1), polish=None,
+                     uncertainty="godambe", n_bootstrap=50).fit(observed)
+    smc = fitter.sample_posterior(1000, method="smc", n_particles=1000, random_state=0)
+    model = fitter.model_
+    assert smc.shape == (1000, 2)
+    assert np.all(smc >= model.lower_bound) and np.all(smc <= model.upper_bound)
+    diag = fitter.posterior_diagnostics_
+    assert diag["n_temperatures"] >= 2 and 0.05 < diag["acceptance"] < 0.9
+    nuts = fitter.sample_posterior(300, warmup_steps=150, random_state=0)
+    for j in range(2):  # same posterior: medians agree to a fraction of its width
+        width = np.subtract(*np.quantile(nuts[:, j], [0.9, 0.1]))
+        assert abs(np.median(smc[:, j]) - np.median(nuts[:, j])) < 0.5 * width
+    wide = fitter.sample_posterior(1000, method="smc", n_particles=1000, temper=0.1,
+                                   random_state=0)
+    assert np.std(np.log(wide), axis=0).min() > 1.5 * np.std(np.log(smc), axis=0).max() or \
+        np.all(np.std(np.log(wide), axis=0) > 1.5 * np.std(np.log(smc), axis=0))
+    w = fitter._temper_weight("godambe")
+    assert 0 < w <= 1
+    with pytest.raises(ValueError, match="method is 'mh'"):
+        fitter.sample_posterior(10, method="mh")
+    with pytest.raises(ValueError, match="temper is 2"):
+        fitter.sample_posterior(10, method="smc", temper=2)
+
+
+def test_log_prior_transformed_is_the_sampling_density():
+    model = PiecewiseConstant(2)
+    draws = model.transform(model.sample_prior(20000, random_state=0))
+    lp = model.log_prior_transformed(draws)
+    assert lp.shape == (20000,)
+    t = torch.tensor(draws[:5], requires_grad=True)  # differentiable for NUTS
+    torch_lp = model.log_prior_transformed(t)
+    torch_lp.sum().backward()
+    assert torch.all(torch.isfinite(t.grad))
+    np.testing.assert_allclose(torch_lp.detach().numpy(), lp[:5])
+    # log nu ~ N(0, 1.5): the draws' variance matches; log T density peaks at T = 0.5
+    assert np.std(draws[:, 0]) == pytest.approx(1.5, rel=0.05)
+    grid = np.log(np.array([[1, 1, 0.1, 0.5], [1, 1, 0.1, 2.0]]))
+    dens = model.log_prior_transformed(grid)
+    assert dens[0] > dens[1]
+    assert TwoEpoch().log_prior_transformed(np.zeros((3, 2))).tolist() == [0, 0, 0]
 
 
 def test_model_selection_by_aic(emulator, observed):

@@ -5,6 +5,7 @@ Every family is written once as a :class:`demes.Graph`, which drives both the te
 """
 
 from ._base import CustomModel, DemographicModel
+from ._graph import GRAPH_NODE_FEATURES, encode_graph, graph_layout_size
 from ._multi_population import YRI_CEU, IsolationMigration, OutOfAfrica3, SplitMigration
 from ._one_population import Bottlegrowth, PiecewiseConstant, ThreeEpoch, TwoEpoch
 
@@ -20,6 +21,9 @@ __all__ = [
     "YRI_CEU",
     "OutOfAfrica3",
     "get_model",
+    "encode_graph",
+    "graph_layout_size",
+    "GRAPH_NODE_FEATURES",
 ]
 
 _REGISTRY = {

@@ -212,6 +212,54 @@ class DemographicModel(BaseEstimator):
         lo, hi = self.transform(bounds[:, 0]), self.transform(bounds[:, 1])
         return self.inverse_transform(rng.uniform(lo, hi, size=(n, self.n_params)))
 
+    def encode_graphs(self, params, max_nodes=12, *, check=True):
+        """Population-graph encodings (:func:`encode_graph`) of parameter vectors.
+
+        Parameters
+        ----------
+        params : array-like of shape (n, n_params)
+        max_nodes : int, default=12
+        check : bool, default=True
+            Check the parameters against the bounds (the fitter's finite differences step
+            just past a bound).
+
+        Returns
+        -------
+        X : ndarray of shape (n, graph_layout_size(max_nodes, n_populations))
+            Inputs of a ``NeuralSFSRegressor(encoder="graph")``.
+        """
+        from ._graph import encode_graph, graph_layout_size
+
+        arr = np.atleast_2d(np.asarray(params, dtype=float))
+        if check:
+            self.check_params(arr)
+        names, size = self.param_names, graph_layout_size(max_nodes, self.n_populations)
+        rows = []
+        for p in arr:
+            if not np.all(np.isfinite(p)):  # an optimiser's wild step: NaN, not an error
+                rows.append(np.full(size, np.nan))
+                continue
+            rows.append(encode_graph(self._graph(dict(zip(names, p)), 1e4),
+                                     list(self.pop_ids), max_nodes))
+        return np.stack(rows)
+
+    def log_prior_transformed(self, u):
+        """Unnormalised log density of the prior at ``u = transform(params)``, inside the bounds.
+
+        The density of :meth:`sample_prior` on the transformed scale (where samplers and the
+        fitter work); the default prior is uniform there, so this is 0. Works on numpy arrays
+        and on torch tensors (differentiable).
+
+        Parameters
+        ----------
+        u : array-like or torch.Tensor of shape (..., n_params)
+
+        Returns
+        -------
+        log_density : array or tensor of shape (...)
+        """
+        return (u * 0).sum(-1)
+
     # -- what the parameters mean ---------------------------------------------------------
     def to_demes(self, params, N_ref=1e4):
         """Return the history as a :class:`demes.Graph` in physical units.

@@ -118,6 +118,18 @@ class PiecewiseConstant(DemographicModel):
             out[:, :k] = np.where(neutral, 1.0, out[:, :k])
         return out
 
+    def log_prior_transformed(self, u):
+        """Log density of the prior on ``(log nu, log T)``, up to a constant.
+
+        ``log nu ~ Normal(0, 1.5)``; ``T ~ Exponential(mean 0.5)``, so ``log T`` has density
+        ``exp(log T - 2 T)``; truncated to the bounds. The point masses of ``padded_prior``
+        (neutral epochs) are not part of it.
+        """
+        k = self._k()
+        exp = np.exp if isinstance(u, np.ndarray) else type(u).exp
+        sizes, times = u[..., :k], u[..., k:]
+        return -(sizes ** 2).sum(-1) / (2 * 1.5 ** 2) + (times - 2 * exp(times)).sum(-1)
+
     def pad_params(self, params, n_epochs_from):
         """Express ``n_epochs_from``-epoch parameters as parameters of this model.
 

@@ -12,6 +12,12 @@ For each data set, from the same `--n-starts` prior draws:
 - moments: `moments.Inference.optimize_log_fmin` from each start (multinomial), best kept.
 Targets: before polish within 0.5 of the published maximum; after polish within 0.05 of
 moments' own optimum. Wall times side by side with their ratio.
+
+`--family yri_ceu` / `--family ooa3`: 2_YRI_CEU_6_Gut (published -1066.823) or
+3_YRI_CEU_CHB_13_Gut (-6316.578) with the emulator trained by `emulator_accuracy.py --family`
+(bench_out/<family>/dense.pt, prior of `_families.py`). moments runs from the first
+`--moments-starts` of the same starts (each evaluation takes ~1 s for 2 pops, ~8 s for 3 on
+this CPU), and its time per start is reported next to ours for all starts.
 """
 
 import argparse
@@ -21,8 +27,9 @@ import warnings
 
 import moments
 import numpy as np
+from _families import OOA3_PRIOR, PUBLISHED, YRI_CEU_PRIOR
 
-from sfsestimators import DemographyFitter, PiecewiseConstant, read_sfs
+from sfsestimators import DemographyFitter, NeuralSFSRegressor, PiecewiseConstant, read_sfs
 from sfsestimators.pretrained import load_default
 
 DATA = {
@@ -61,7 +68,13 @@ def main():
     parser.add_argument("--maxiter", type=int, default=300,
                         help="Nelder-Mead iterations per moments start")
     parser.add_argument("--data-dir", default=os.path.join(here, "..", "..", "shared", "data"))
+    parser.add_argument("--family", choices=["piecewise", "yri_ceu", "ooa3"],
+                        default="piecewise")
+    parser.add_argument("--moments-starts", type=int, default=2)
+    parser.add_argument("--polish-maxfev", type=int, default=150)
     args = parser.parse_args()
+    if args.family != "piecewise":
+        return multipop(args)
     model = PiecewiseConstant(n_epochs=2)
     t0 = time.perf_counter()
     load_default()
@@ -104,6 +117,47 @@ def main():
               f"[emulator {ft['emulator']:.2f} s + polish {ft['polish']:.2f} s]; moments "
               f"{', '.join(f'{v:.4g}' for v in r['params_moments'])} "
               f"[{r['n_eval']} evaluations]")
+
+def multipop(args):
+    model = YRI_CEU_PRIOR if args.family == "yri_ceu" else OOA3_PRIOR
+    name, published_params = PUBLISHED[args.family]
+    published = {"yri_ceu": -1066.823, "ooa3": -6316.578}[args.family]
+    data = read_sfs(os.path.join(args.data_dir, f"{name}.fs"))
+    t0 = time.perf_counter()
+    emulator = NeuralSFSRegressor.load(os.path.join("bench_out", args.family, "dense.pt"),
+                                       device="cpu")
+    print(f"emulator load: {time.perf_counter() - t0:.2f} s")
+    starts = model.sample_prior(args.n_starts, random_state=0)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitter = DemographyFitter(emulator, model=model, n_starts=args.n_starts,
+                                  random_state=0, uncertainty=None,
+                                  polish_maxfev=args.polish_maxfev).fit(data)
+    t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ll_m, p_m, n_eval = moments_fit(model, data, starts[: args.moments_starts], args.maxiter)
+    t_m = time.perf_counter() - t0
+    per_start = t_m / args.moments_starts
+    ft = fitter.fit_time_
+    print(f"{'data':<22} {'published':>10} {'emu(emu)':>9} {'emu(exact)':>11} {'polished':>9} "
+          f"{'moments':>9} {'d_pre':>6} {'d_post':>7}")
+    print(f"{name:<22} {published:>10.3f} {fitter.log_likelihood_emulator_:>9.3f} "
+          f"{fitter.log_likelihood_emulator_start_exact_:>11.3f} {fitter.log_likelihood_:>9.3f} "
+          f"{ll_m:>9.3f} {fitter.log_likelihood_emulator_start_exact_ - published:>6.2f} "
+          f"{fitter.log_likelihood_ - published:>7.3f}")
+    print(f"time: ours {t_ours:.1f} s for {args.n_starts} starts (emulator {ft['emulator']:.1f} s"
+          f" + polish {ft['polish']:.1f} s); moments {t_m:.1f} s for {args.moments_starts} "
+          f"start(s), {per_start:.1f} s per start ({n_eval} evaluations) -> "
+          f"{args.n_starts} starts ~{per_start * args.n_starts:.0f} s, ratio "
+          f"{per_start * args.n_starts / t_ours:.1f}")
+    print("d_pre = exact log-likelihood at the emulator's optimum - published maximum "
+          f"(target > -{0.5 if args.family == 'yri_ceu' else 1.0}); d_post = polished - "
+          "published (target >= 0)")
+    print("ours:     " + ", ".join(f"{k}={v:.4g}" for k, v in fitter.params_.items()))
+    print("moments:  " + ", ".join(f"{v:.4g}" for v in p_m))
+    print("published " + ", ".join(f"{v:.4g}" for v in published_params))
+
 
 if __name__ == "__main__":
     main()

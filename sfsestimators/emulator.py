@@ -596,8 +596,10 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
         lines = [
             f"{type(self).__name__}: {self.n_features_in_} parameters -> spectrum of shape "
             f"{self.sfs_shape_} ({int(self.included_.sum())} modelled entries)",
-            f"network: {tuple(np.atleast_1d(self.hidden_layer_sizes))} {self.activation}, "
-            f"{n_weights:,} weights, device {self.net_.device}",
+            f"network: {self.encoder} encoder, "
+            f"{tuple(np.atleast_1d(self.hidden_layer_sizes))} {self.activation}, "
+            f"{self.head} head" + (f" (rank {self.rank})" if self.head == "cp" else "")
+            + f", {n_weights:,} weights, device {self.net_.device}",
             f"trained {self.n_epochs_} epochs; last train loss "
             f"{self.history_[-1, 'train_loss']:.3g}"
             + (f", best valid loss {min(self.history_[:, 'valid_loss']):.3g}"

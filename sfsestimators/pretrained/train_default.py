@@ -33,14 +33,18 @@ def cosine_lr(lr, epoch, max_epochs, floor=0.05):
     return float(lr * (floor + (1 - floor) * 0.5 * (1 + np.cos(np.pi * frac))))
 
 
-def train_resumable(theta, sfs, checkpoint, *, max_epochs, chunk=20, log=print, **params):
+def train_resumable(theta, sfs, checkpoint, *, max_epochs, chunk=20, log=print, model="auto",
+                    **params):
     """Train (or resume) a NeuralSFSRegressor, saving ``checkpoint`` every ``chunk`` epochs.
 
     The learning rate follows a cosine decay over ``max_epochs`` (:func:`cosine_lr`), set at
     the start of every chunk, so a resumed run continues the same schedule (AdamW's moments
     restart, as the optimiser state is not saved). Stops at ``max_epochs`` or when early
-    stopping fires inside a chunk.
+    stopping fires inside a chunk. ``model`` is passed to ``fit`` ("auto": the default
+    family when theta has its 12 columns, else None).
     """
+    if isinstance(model, str) and model == "auto":
+        model = DEFAULT_MODEL if theta.shape[1] == 12 else None
     lr0 = params.pop("lr", 1e-3)
     est = None
     if os.path.exists(checkpoint):
@@ -50,7 +54,7 @@ def train_resumable(theta, sfs, checkpoint, *, max_epochs, chunk=20, log=print, 
     while est is None or est.n_epochs_ < max_epochs:
         if est is None:
             est = NeuralSFSRegressor(max_epochs=chunk, lr=lr0, **params).fit(
-                theta, sfs, model=DEFAULT_MODEL if theta.shape[1] == 12 else None)
+                theta, sfs, model=model)
         else:
             est.set_params(lr=cosine_lr(lr0, est.n_epochs_, max_epochs))
             est.partial_fit(theta, sfs, epochs=min(chunk, max_epochs - est.n_epochs_))

@@ -2,13 +2,16 @@
 
 The data flow one way: spectra I/O (:mod:`sfsestimators.io`) -> demographic models
 (:mod:`sfsestimators.models`) -> the teacher (:mod:`sfsestimators.teacher`) -> likelihoods
-(:mod:`sfsestimators.likelihood`) -> torch modules (:mod:`sfsestimators.nn`) -> estimators
-(:class:`NeuralSFSRegressor`) -> command line (:mod:`sfsestimators.cli`).
+(:mod:`sfsestimators.likelihood`) and the simulator (:mod:`sfsestimators.simulate`, msprime)
+-> torch modules (:mod:`sfsestimators.nn`) -> estimators (:class:`NeuralSFSRegressor`,
+:class:`DemographyFitter`, :class:`MainspringARGEstimator`) -> command line
+(:mod:`sfsestimators.cli`).
 """
 
-from . import io, likelihood, metrics, model_selection, models, nn, teacher
+from . import io, likelihood, metrics, model_selection, models, nn, simulate, teacher
 from .emulator import NeuralSFSRegressor
 from .fitter import DemographyFitter
+from .mainspring import GenealogyPrediction, MainspringARGEstimator
 from .io import read_sfs, sfs_from_genotypes, sfs_from_tree_sequence, sfs_from_vcf, write_sfs
 from .likelihood import fold, multinomial_loglik, optimal_theta, poisson_loglik, project
 from .model_selection import PopulationBasedSearchCV
@@ -37,6 +40,9 @@ __all__ = [
     "nn",
     "NeuralSFSRegressor",
     "DemographyFitter",
+    "MainspringARGEstimator",
+    "GenealogyPrediction",
+    "simulate",
     "PopulationBasedSearchCV",
     "model_selection",
     "read_sfs",

@@ -400,3 +400,39 @@ def sfs_from_tree_sequence(
     )
     sfs = moments.Spectrum(np.asarray(afs, dtype=float), mask_corners=True, pop_ids=pop_ids)
     return sfs.fold() if folded else sfs
+
+
+def haplotypes_from_vcf(path):
+    """Phased haplotypes and positions of a VCF, REF as the ancestral allele.
+
+    Multi-allelic sites are left out with a counted warning; a missing call is an error (the
+    genealogy networks need complete phased haplotypes).
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    haplotypes : ndarray of shape (n_sites, n_samples * ploidy), 0/1
+    positions : ndarray of shape (n_sites,)
+    """
+    import allel
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No VCF file at {path!r}.")
+    callset = allel.read_vcf(path, fields=["calldata/GT", "variants/POS", "variants/numalt"],
+                             alt_number=2)
+    if callset is None:
+        raise ValueError(f"VCF file {path!r} holds no variants.")
+    gt = callset["calldata/GT"]
+    keep = callset["variants/numalt"] <= 1
+    if (~keep).any():
+        warnings.warn(f"Left out {int((~keep).sum())} multi-allelic sites of {len(keep)}.",
+                      stacklevel=2)
+    haplotypes = gt[keep].reshape(int(keep.sum()), -1)
+    if (haplotypes < 0).any():
+        raise ValueError(f"VCF file {path!r} has {int((haplotypes < 0).sum())} missing calls; "
+                         "expected complete phased haplotypes.")
+    return (haplotypes > 0).astype(np.int8), callset["variants/POS"][keep].astype(float)

@@ -1,0 +1,119 @@
+"""MainspringARGEstimator: training on simulations, predictions, tskit output, sklearn contract."""
+
+import pickle
+
+import numpy as np
+import pytest
+import tskit
+from sklearn.base import clone
+
+from sfsestimators import GenealogyPrediction, MainspringARGEstimator
+from sfsestimators.simulate import SizeHistory, extract_targets, simulate
+
+HISTORY = SizeHistory(np.array([0.0]), np.array([1e4]))
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return MainspringARGEstimator(max_steps=40, train_length=1e5, n_haplotypes=8,
+                                  batch_size=2, random_state=0).fit()
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    return [simulate(HISTORY, 10, 5e4, random_state=s) for s in (101, 102)]
+
+
+def test_training_reduces_the_loss(fitted):
+    losses = np.asarray(fitted.loss_history_)
+    assert len(losses) == fitted.n_steps_ == 40
+    assert losses[-10:].mean() < losses[:5].mean()
+    assert "40 steps" in fitted.summary()
+
+
+def test_beats_the_naive_estimate(fitted, held_out):
+    """Better than ln((d + 1/2) / (2 mu L)) per window: the network uses its context."""
+    from sfsestimators.mainspring import pair_features
+
+    naive = []
+    for ts in held_out:
+        t = extract_targets(ts, fitted.window_size)
+        feats, shift, pairs = pair_features(t["genotypes"], t["positions"], t["windows"],
+                                            fitted.mutation_rate)
+        truth = np.log(t["tmrca"][:, pairs[:, 0], pairs[:, 1]].T)
+        naive.append(((feats[:, 0] + shift - truth) ** 2).ravel())
+    assert fitted.score(held_out) > -np.mean(np.concatenate(naive))
+
+
+def test_predict_shapes_and_tree_sequence(fitted, held_out):
+    ts = held_out[0]
+    pred = fitted.predict(ts)
+    assert isinstance(pred, GenealogyPrediction)
+    n_w = int(np.ceil(ts.sequence_length / fitted.window_size))
+    assert pred.log_tmrca.shape == pred.log_tmrca_sd.shape == (n_w, 10, 10)
+    np.testing.assert_allclose(pred.log_tmrca, np.transpose(pred.log_tmrca, (0, 2, 1)))
+    assert np.all(pred.log_tmrca_sd[:, 0, 1:] > 0)
+    np.testing.assert_allclose(pred.copying_probs.sum(axis=2), 1.0)
+    assert np.all(np.diagonal(pred.copying_probs, axis1=1, axis2=2) == 0)
+    assert np.all(pred.nearest != np.arange(10)[None, :])
+    out = pred.to_tree_sequence()
+    assert isinstance(out, tskit.TreeSequence)
+    assert out.num_samples == 10 and out.num_trees == n_w
+    tree = out.first()
+    assert tree.num_roots == 1
+    # the local tree's TMRCAs are the UPGMA heights of the predicted times: ultrametric,
+    # and the root is as old as the largest predicted pairwise time (average linkage: between
+    # the mean and the max)
+    iu = np.triu_indices(10, 1)
+    t_pred = np.exp(pred.log_tmrca[0][iu])
+    assert t_pred.mean() <= tree.time(tree.root) <= t_pred.max() * (1 + 1e-6)
+    # the same answer from the genotype matrix and positions
+    same = fitted.predict((ts.genotype_matrix(), ts.tables.sites.position),
+                          sequence_length=ts.sequence_length)
+    np.testing.assert_allclose(same.log_tmrca, pred.log_tmrca)
+
+
+def test_vcf_input(fitted, held_out, tmp_path):
+    ts = held_out[0]
+    path = tmp_path / "x.vcf"
+    with open(path, "w") as f:
+        ts.write_vcf(f, position_transform=lambda x: np.asarray(x) + 1)
+    pred = fitted.predict(path, sequence_length=ts.sequence_length + 1)
+    assert pred.log_tmrca.shape[1] == 10
+
+
+def test_bad_input_errors(fitted, held_out):
+    g = held_out[0].genotype_matrix()
+    with pytest.raises(ValueError, match="no positions"):
+        fitted.predict(g)
+    with pytest.raises(ValueError, match="one position per site"):
+        fitted.predict((g, np.arange(3.0)))
+    with pytest.raises(ValueError, match="other than 0/1"):
+        fitted.predict((g * 2, held_out[0].tables.sites.position))
+    with pytest.raises(ValueError, match="not sorted"):
+        fitted.predict((g, held_out[0].tables.sites.position[::-1]))
+    few = MainspringARGEstimator(max_haplotypes=6)
+    few.module_ = fitted.module_
+    with pytest.raises(ValueError, match="at most max_haplotypes=6"):
+        few.predict(held_out[0])
+    with pytest.raises(ValueError, match="n_haplotypes is 7"):
+        MainspringARGEstimator(n_haplotypes=7).fit()
+    with pytest.raises(ValueError, match="preset is 'huge'"):
+        MainspringARGEstimator(preset="huge").fit()
+
+
+def test_sklearn_contract_clone_pickle_partial_fit(fitted, held_out):
+    params = fitted.get_params()
+    assert params["preset"] == "small" and clone(fitted).get_params() == params
+    assert not hasattr(clone(fitted), "module_")
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(again.predict(held_out[0]).log_tmrca,
+                                  fitted.predict(held_out[0]).log_tmrca)
+    again.partial_fit(held_out, steps=3)  # continues on given tree sequences
+    assert again.n_steps_ == fitted.n_steps_ + 3
+    # seeded: the same random_state trains the same network
+    a = MainspringARGEstimator(max_steps=2, train_length=2e4, n_haplotypes=4,
+                               random_state=5).fit()
+    b = MainspringARGEstimator(max_steps=2, train_length=2e4, n_haplotypes=4,
+                               random_state=5).fit()
+    assert a.loss_history_ == b.loss_history_

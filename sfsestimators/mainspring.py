@@ -340,6 +340,8 @@ class MainspringARGEstimator(BaseEstimator):
         return self._train(X, steps or self.max_steps)
 
     def _train(self, X, steps):
+        if not hasattr(self, "_rng"):
+            self._rng = check_random_state(self.random_state)
         if X is not None:
             X = list(X)
         batches = self._batches(X)
@@ -438,6 +440,46 @@ class MainspringARGEstimator(BaseEstimator):
         return (f"MainspringARGEstimator ({self.preset}: {n_w:,} weights), trained "
                 f"{self.n_steps_} steps; recent loss {last:.4f}; windows {self.window_size:g} "
                 f"bp; mutation rate {self.mutation_rate:g}")
+
+    # -- persistence ------------------------------------------------------------------------
+    def save(self, path):
+        """Write the fitted network (torch, weights only) and the constructor parameters."""
+        check_is_fitted(self)
+        params = {k: v for k, v in self.get_params().items()
+                  if k != "random_state" or isinstance(v, (int, type(None)))}
+        torch.save({"format": 1, "params": params, "n_steps": self.n_steps_,
+                    "loss_history": [float(v) for v in self.loss_history_],
+                    "state_dict": {k: v.cpu() for k, v in self.module_.state_dict().items()}},
+                   os.fspath(path))
+
+    @classmethod
+    def load(cls, path, *, device="auto"):
+        """Read an estimator written by :meth:`save` onto ``device``."""
+        ckpt = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+        params = dict(ckpt["params"], device=device)
+        est = cls(**params)
+        est._check()
+        est.module_ = PairConvNet(**PRESETS[est.preset])
+        est.module_.load_state_dict(ckpt["state_dict"])
+        est.module_.to(est._device()).eval()
+        est._optimizer = torch.optim.AdamW(est.module_.parameters(), lr=est.lr)
+        est.n_steps_, est.loss_history_ = ckpt["n_steps"], list(ckpt["loss_history"])
+        est._rng = check_random_state(est.random_state)
+        return est
+
+    @classmethod
+    def pretrained(cls, preset="small", *, device="auto"):
+        """The shipped preset (``python -m sfsestimators.pretrained.train_mainspring``)."""
+        from .pretrained import MAINSPRING_WEIGHTS
+
+        if preset != "small":
+            raise ValueError(f"preset is {preset!r}; only 'small' ships with the package "
+                             "(train others with sfsestimators.pretrained.train_mainspring).")
+        if not os.path.exists(MAINSPRING_WEIGHTS):
+            raise FileNotFoundError(
+                f"The Mainspring weights are not installed ({MAINSPRING_WEIGHTS}); build them "
+                "with: python -m sfsestimators.pretrained.train_mainspring")
+        return cls.load(MAINSPRING_WEIGHTS, device=device)
 
     def __getstate__(self):
         state = self.__dict__.copy()

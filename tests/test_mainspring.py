@@ -117,3 +117,15 @@ def test_sklearn_contract_clone_pickle_partial_fit(fitted, held_out):
     b = MainspringARGEstimator(max_steps=2, train_length=2e4, n_haplotypes=4,
                                random_state=5).fit()
     assert a.loss_history_ == b.loss_history_
+
+
+def test_save_load_roundtrip(fitted, held_out, tmp_path):
+    path = tmp_path / "m.pt"
+    fitted.save(path)
+    again = MainspringARGEstimator.load(path, device="cpu")
+    assert again.get_params()["window_size"] == fitted.window_size
+    np.testing.assert_allclose(again.predict(held_out[0]).log_tmrca,
+                               fitted.predict(held_out[0]).log_tmrca, rtol=1e-6)
+    assert again.n_steps_ == fitted.n_steps_
+    with pytest.raises(ValueError, match="only 'small'"):
+        MainspringARGEstimator.pretrained("base")

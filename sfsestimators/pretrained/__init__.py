@@ -2,7 +2,8 @@
 
 ``load_default()`` returns the emulator of the one-population piecewise-constant family
 (1 to 6 epochs, padded to 6; sample size 100, projected to any smaller n), trained by
-``python -m sfsestimators.pretrained.train_default``.
+``python -m sfsestimators.pretrained.train_default``; ``MainspringARGEstimator.pretrained()``
+reads the genealogy network built by ``python -m sfsestimators.pretrained.train_mainspring``.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import functools
 import os
 
-__all__ = ["load_default", "DEFAULT_WEIGHTS"]
+__all__ = ["load_default", "DEFAULT_WEIGHTS", "MAINSPRING_WEIGHTS"]
 
 DEFAULT_WEIGHTS = os.path.join(os.path.dirname(__file__), "piecewise_constant_6_n100.pt")
+#: the ``small`` MainspringARGEstimator preset, built by ``train_mainspring``
+MAINSPRING_WEIGHTS = os.path.join(os.path.dirname(__file__), "mainspring_small.pt")
 
 
 @functools.lru_cache(maxsize=1)

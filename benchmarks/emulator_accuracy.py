@@ -33,6 +33,7 @@ from _families import OOA3_PRIOR, PUBLISHED, YRI_CEU_PRIOR
 from sfsestimators import (
     PiecewiseConstant,
     generate_teacher_data,
+    load_teacher_shards,
     multinomial_loglik,
     read_sfs,
 )
@@ -61,6 +62,8 @@ def main():
                         default="piecewise")
     parser.add_argument("--heads", nargs="+", default=["dense"], choices=["dense", "cp"])
     parser.add_argument("--rank", type=int, default=32)
+    parser.add_argument("--available", action="store_true",
+                        help="multi-pop: the finished teacher shards only (10 %% held out)")
     parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256, 256, 256])
     parser.add_argument("--data-dir", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data"))
@@ -142,9 +145,13 @@ def multipop(args):
     workdir = args.workdir or os.path.join("bench_out", args.family)
     os.makedirs(workdir, exist_ok=True)
     t0 = time.perf_counter()
-    data = generate_teacher_data(model, args.n_train + args.n_test, sizes, n_jobs=-1,
-                                 random_state=0, out=os.path.join(workdir, "teacher"),
-                                 chunk_size=chunk, progress=True)
+    if args.available:  # the finished shards of a generation still running (or stopped)
+        data = load_teacher_shards(os.path.join(workdir, "teacher"))
+        args.n_test = max(1, len(data.theta) // 10)
+    else:
+        data = generate_teacher_data(model, args.n_train + args.n_test, sizes, n_jobs=-1,
+                                     random_state=0, out=os.path.join(workdir, "teacher"),
+                                     chunk_size=chunk, progress=True)
     t_teacher = time.perf_counter() - t0
     theta, sfs = data.theta, data.sfs
     n_train = len(theta) - args.n_test

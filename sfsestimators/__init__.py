@@ -27,7 +27,7 @@ from .models import (
     ThreeEpoch,
     TwoEpoch,
 )
-from .teacher import TeacherData, TeacherFailure, generate_teacher_data
+from .teacher import TeacherData, TeacherFailure, generate_teacher_data, load_teacher_shards
 
 __version__ = "0.1.0.dev0"
 
@@ -66,6 +66,7 @@ __all__ = [
     "YRI_CEU",
     "OutOfAfrica3",
     "generate_teacher_data",
+    "load_teacher_shards",
     "TeacherData",
     "TeacherFailure",
 ]

@@ -24,7 +24,9 @@ from tqdm.auto import tqdm
 from .models import DemographicModel
 from .models._base import _check_count
 
-__all__ = ["generate_teacher_data", "TeacherData", "TeacherFailure", "evaluate_teacher"]
+__all__ = [
+    "generate_teacher_data", "load_teacher_shards", "TeacherData", "TeacherFailure",
+    "evaluate_teacher"]
 
 logger = logging.getLogger(__name__)
 
@@ -322,3 +324,42 @@ def generate_teacher_data(
             stacklevel=2,
         )
     return data
+
+
+def load_teacher_shards(out):
+    """The finished shards of a (possibly still running) ``generate_teacher_data(out=...)``.
+
+    Lets a long generation be used while it runs, or after it was stopped: the examples of
+    every shard on disk, in draw order, with their failures.
+
+    Parameters
+    ----------
+    out : str or path-like
+        The ``out`` directory of a ``generate_teacher_data`` call.
+
+    Returns
+    -------
+    TeacherData
+    """
+    meta_path = os.path.join(out, "meta.json")
+    if not os.path.exists(meta_path):
+        raise FileNotFoundError(f"{out!r} holds no teacher data (no meta.json).")
+    with open(meta_path) as fh:
+        meta = json.load(fh)
+    params = np.load(os.path.join(out, "params.npy"))
+    chunk = int(meta["chunk_size"])
+    thetas, spectra, failures = [], [], []
+    for k, start in enumerate(range(0, len(params), chunk)):
+        if not os.path.exists(_shard_path(out, k)):
+            continue
+        with np.load(_shard_path(out, k)) as shard:
+            sfs, reasons = shard["sfs"], shard["reasons"]
+        block = params[start : start + chunk]
+        ok = reasons == ""
+        thetas.append(block[ok])
+        spectra.append(sfs[ok])
+        failures += [TeacherFailure(start + int(i), block[i].copy(), str(reasons[i]))
+                     for i in np.flatnonzero(~ok)]
+    if not thetas:
+        raise ValueError(f"{out!r} holds no finished shard yet.")
+    return TeacherData(np.concatenate(thetas), np.concatenate(spectra), failures)

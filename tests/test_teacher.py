@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from sfsestimators.models import CustomModel, PiecewiseConstant, SplitMigration
-from sfsestimators.teacher import generate_teacher_data
+from sfsestimators.teacher import generate_teacher_data, load_teacher_shards
 
 MODEL = PiecewiseConstant(n_epochs=2)
 
@@ -127,3 +127,16 @@ def test_bad_arguments():
         generate_teacher_data(MODEL, -1, [10])
     with pytest.raises(ValueError, match="one sample size for each"):
         generate_teacher_data(MODEL, 5, [10, 10])
+
+
+def test_finished_shards_can_be_used_while_a_run_is_incomplete(tmp_path, reference):
+    out = tmp_path / "teacher"
+    full = generate_teacher_data(MODEL, 24, [10], random_state=7, out=out, chunk_size=10)
+    np.testing.assert_array_equal(full.sfs, reference.sfs)
+    os.remove(out / "shard_000001.npz")  # as if that chunk had not finished yet
+    part = load_teacher_shards(out)
+    keep = np.r_[0:10, 20:24]
+    np.testing.assert_array_equal(part.theta, full.theta[keep])
+    np.testing.assert_array_equal(part.sfs, full.sfs[keep])
+    with pytest.raises(FileNotFoundError, match="no meta.json"):
+        load_teacher_shards(tmp_path)

@@ -14,11 +14,13 @@ Target: better than tsinfer + tsdate on all three, and MSE <= 0.30 on (a).
 """
 
 import argparse
+import os
 import time
 
 import numpy as np
 
 from sfsestimators import MainspringARGEstimator
+from sfsestimators.pretrained import MAINSPRING_WEIGHTS
 from sfsestimators.simulate import SizeHistory, extract_targets, simulate
 
 MU, RHO, WINDOW = 1.29e-8, 1.28e-8, 2000.0
@@ -56,23 +58,26 @@ def tsinfer_tsdate(ts):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--weights", default=None,
-                        help="a MainspringARGEstimator pickle (default: train a quick one)")
+                        help="a MainspringARGEstimator file written by save() (default: the "
+                        "shipped preset, else train a quick one)")
     parser.add_argument("--length", type=float, default=1e6)
     parser.add_argument("--n-diploids", type=int, default=25)
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--train-steps", type=int, default=300)
     args = parser.parse_args()
     if args.weights:
-        import pickle
-
-        with open(args.weights, "rb") as f:
-            est = pickle.load(f)
+        est = MainspringARGEstimator.load(args.weights, device="cpu")
+    elif os.path.exists(MAINSPRING_WEIGHTS):
+        est = MainspringARGEstimator.pretrained(device="cpu")
     else:
         t0 = time.perf_counter()
         est = MainspringARGEstimator(max_steps=args.train_steps, random_state=0,
                                      mutation_rate=MU, recombination_rate=RHO).fit()
         print(f"trained {est.n_steps_} steps in {time.perf_counter() - t0:.0f} s")
     print(est.summary())
+    # warm-up: tsdate compiles its numba kernels on first use (~80 s here), not timed
+    tsinfer_tsdate(simulate(CASES["(a) constant 2e4"], 10, 5e4, mutation_rate=MU,
+                            recombination_rate=RHO, random_state=1))
     rows = []
     for i, (name, history) in enumerate(CASES.items()):
         ts = simulate(history, 2 * args.n_diploids, args.length, mutation_rate=MU,

@@ -28,21 +28,24 @@ PRESETS = {
     "small": dict(width=32, n_blocks=4, kernel_size=5),
     "base": dict(width=96, n_blocks=8, kernel_size=5),
 }
-N_PAIR_FEATURES = 4
+N_PAIR_FEATURES = {"pair": 4, "triplet": 6}
 
 
-def pair_features(genotypes, positions, windows, mutation_rate):
+def pair_features(genotypes, positions, windows, mutation_rate, triplet=False):
     """Per pair and window: the local divergence signal the network reads.
 
     Channels: (0) ln of the method-of-moments TMRCA ``(d + 1/2) / (2 mu L_w)`` from the
     pair's ``d`` differences in the window, (1) the same over the whole sequence for the
     pair, (2) the window's mean over all pairs, (3) ln(1 + segregating sites in the window).
-    Channels 0-2 are in ln generations, shifted by the sequence-wide mean of channel 0 (so
-    the network sees relative values; the shift is added back to its output).
+    With ``triplet=True``, what the OTHER haplotypes say about the pair (i, j): (4) the
+    ultrametric bound ``min_k max(L_ik, L_jk)`` and (5) ``mean_k |L_ik - L_jk|`` (close
+    relatives are equally far from everyone else), L being channel 0.
+    Channels 0-2 and 4 are in ln generations, shifted by the sequence-wide mean of channel 0
+    (so the network sees relative values; the shift is added back to its output).
 
     Returns
     -------
-    features : ndarray of shape (n_pairs, 4, n_windows)
+    features : ndarray of shape (n_pairs, 4 or 6, n_windows)
     shift : float
     pairs : ndarray of shape (n_pairs, 2)
     """
@@ -61,13 +64,39 @@ def pair_features(genotypes, positions, windows, mutation_rate):
     local = np.log((diff + 0.5) / (2 * mutation_rate * length))
     total = np.log((diff.sum(0) + 0.5) / (2 * mutation_rate * length.sum()))
     shift = float(local.mean())
-    feats = np.stack([
+    channels = [
         local - shift,
         np.broadcast_to(total - shift, local.shape),
         np.broadcast_to(local.mean(1, keepdims=True) - shift, local.shape),
         np.broadcast_to(np.log1p(seg)[:, None], local.shape),
-    ]).transpose(2, 0, 1)
+    ]
+    if triplet:
+        channels += list(_triplet_channels(local, n, iu, shift))
+    feats = np.stack(channels).transpose(2, 0, 1)
     return feats.astype(np.float32), shift, np.stack(iu, axis=1)
+
+
+def _triplet_channels(local, n, iu, shift, chunk=64):
+    """min_k max(L_ik, L_jk) and mean_k |L_ik - L_jk| over k != i, j, per window and pair."""
+    n_windows = len(local)
+    bound = np.empty_like(local)
+    spread = np.empty_like(local)
+    eye = np.eye(n, dtype=bool)
+    for start in range(0, n_windows, chunk):
+        block = local[start:start + chunk]
+        full = np.zeros((len(block), n, n), dtype=np.float32)
+        full[:, iu[0], iu[1]] = block
+        full[:, iu[1], iu[0]] = block
+        a = full[:, iu[0], :]  # (w, pairs, k): L_ik
+        b = full[:, iu[1], :]  # L_jk
+        own = eye[iu[0]] | eye[iu[1]]  # k == i or k == j
+        big = np.where(own[None], np.inf, np.maximum(a, b))
+        bound[start:start + chunk] = big.min(axis=2)
+        diff = np.where(own[None], 0.0, np.abs(a - b))
+        spread[start:start + chunk] = diff.sum(axis=2) / max(n - 2, 1)
+    if n < 3:  # no third haplotype: fall back to the pair's own value
+        bound, spread = local.copy(), np.zeros_like(local)
+    return bound - shift, spread
 
 
 class _Block(nn.Module):
@@ -89,9 +118,9 @@ class PairConvNet(nn.Module):
     likelihood head).
     """
 
-    def __init__(self, width=32, n_blocks=4, kernel_size=5):
+    def __init__(self, width=32, n_blocks=4, kernel_size=5, n_features=4):
         super().__init__()
-        self.inp = nn.Conv1d(N_PAIR_FEATURES, width, 1)
+        self.inp = nn.Conv1d(n_features, width, 1)
         self.blocks = nn.Sequential(*[_Block(width, kernel_size, 2 ** (i % 5))
                                       for i in range(n_blocks)])
         self.out = nn.Conv1d(width, 2, 1)
@@ -202,6 +231,9 @@ class MainspringARGEstimator(BaseEstimator):
     ----------
     preset : {"small", "base"}, default="small"
         Network size.
+    features : {"triplet", "pair"}, default="triplet"
+        Inputs per pair (:func:`pair_features`): the pair's own divergence only, or also
+        what the other haplotypes say about it.
     n_haplotypes : int, default=20
         Haplotypes per training simulation; the network itself serves any number (pairs are
         independent inputs), ``max_haplotypes`` bounds what ``predict`` accepts.
@@ -240,11 +272,13 @@ class MainspringARGEstimator(BaseEstimator):
     (10, 6, 6)
     """
 
-    def __init__(self, preset="small", *, n_haplotypes=20, max_haplotypes=200,
+    def __init__(self, preset="small", *, features="triplet", n_haplotypes=20,
+                 max_haplotypes=200,
                  window_size=2000.0, train_length=4e5, mutation_rate=MUTATION_RATE,
                  recombination_rate=RECOMBINATION_RATE, max_steps=200, batch_size=2,
                  lr=2e-3, device="auto", random_state=None, verbose=0, progress=False):
         self.preset = preset
+        self.features = features
         self.n_haplotypes = n_haplotypes
         self.max_haplotypes = max_haplotypes
         self.window_size = window_size
@@ -274,6 +308,9 @@ class MainspringARGEstimator(BaseEstimator):
     def _check(self):
         if self.preset not in PRESETS:
             raise ValueError(f"preset is {self.preset!r}; expected one of {sorted(PRESETS)}.")
+        if self.features not in N_PAIR_FEATURES:
+            raise ValueError(f"features is {self.features!r}; expected one of "
+                             f"{sorted(N_PAIR_FEATURES)}.")
         check_int_params(self, ("n_haplotypes", "max_haplotypes", "max_steps", "batch_size"))
         if self.n_haplotypes % 2:
             raise ValueError(f"n_haplotypes is {self.n_haplotypes}; expected an even number "
@@ -306,7 +343,8 @@ class MainspringARGEstimator(BaseEstimator):
             for _ in range(self.batch_size):
                 item = next(items)
                 f, shift, pairs = pair_features(item["genotypes"], item["positions"],
-                                                item["windows"], self.mutation_rate)
+                                                item["windows"], self.mutation_rate,
+                                                triplet=self.features == "triplet")
                 t = np.log(np.maximum(item["tmrca"][:, pairs[:, 0], pairs[:, 1]].T, 1e-3))
                 feats.append(f)
                 targets.append(t.astype(np.float32))
@@ -321,6 +359,9 @@ class MainspringARGEstimator(BaseEstimator):
         mean = mean + torch.as_tensor(shifts, device=device)[:, None]
         return torch.mean(log_sd + 0.5 * ((y - mean) / torch.exp(log_sd)) ** 2)
 
+    def _new_module(self):
+        return PairConvNet(**PRESETS[self.preset], n_features=N_PAIR_FEATURES[self.features])
+
     def fit(self, X=None, y=None):
         """Train from scratch: on fresh simulations (``X=None``) or on tree sequences ``X``."""
         self._check()
@@ -328,7 +369,7 @@ class MainspringARGEstimator(BaseEstimator):
         seed = int(self._rng.randint(1, 2**31 - 1))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.module_ = PairConvNet(**PRESETS[self.preset]).to(self._device())
+            self.module_ = self._new_module().to(self._device())
         self._optimizer = torch.optim.AdamW(self.module_.parameters(), lr=self.lr)
         self.n_steps_, self.loss_history_ = 0, []
         return self._train(X, self.max_steps)
@@ -400,7 +441,8 @@ class MainspringARGEstimator(BaseEstimator):
             raise ValueError(f"X has {n} haplotypes; this estimator serves at most "
                              f"max_haplotypes={self.max_haplotypes}.")
         windows = np.append(np.arange(0.0, length, float(self.window_size)), length)
-        feats, shift, pairs = pair_features(g, pos, windows, self.mutation_rate)
+        feats, shift, pairs = pair_features(g, pos, windows, self.mutation_rate,
+                                            triplet=self.features == "triplet")
         with torch.no_grad():
             mean, log_sd = self.module_(torch.as_tensor(feats, device=self._device()))
         mean = mean.cpu().numpy().T + shift
@@ -457,9 +499,10 @@ class MainspringARGEstimator(BaseEstimator):
         """Read an estimator written by :meth:`save` onto ``device``."""
         ckpt = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
         params = dict(ckpt["params"], device=device)
+        params.setdefault("features", "pair")  # files written before the option existed
         est = cls(**params)
         est._check()
-        est.module_ = PairConvNet(**PRESETS[est.preset])
+        est.module_ = est._new_module()
         est.module_.load_state_dict(ckpt["state_dict"])
         est.module_.to(est._device()).eval()
         est._optimizer = torch.optim.AdamW(est.module_.parameters(), lr=est.lr)
@@ -487,6 +530,7 @@ class MainspringARGEstimator(BaseEstimator):
         return state
 
     def __setstate__(self, state):
+        state.setdefault("features", "pair")  # pickles from before the option existed
         self.__dict__.update(state)
         if "module_" in state:
             self._optimizer = torch.optim.AdamW(self.module_.parameters(), lr=self.lr)

@@ -129,3 +129,22 @@ def test_save_load_roundtrip(fitted, held_out, tmp_path):
     assert again.n_steps_ == fitted.n_steps_
     with pytest.raises(ValueError, match="only 'small'"):
         MainspringARGEstimator.pretrained("base")
+
+
+def test_triplet_features_by_brute_force(held_out):
+    from sfsestimators.mainspring import pair_features
+
+    ts = held_out[0]
+    t = extract_targets(ts, 1e4)
+    feats, shift, pairs = pair_features(t["genotypes"], t["positions"], t["windows"], 1e-8,
+                                        triplet=True)
+    assert feats.shape == (45, 6, 5)
+    n = 10
+    L = np.zeros((5, n, n))
+    L[:, pairs[:, 0], pairs[:, 1]] = L[:, pairs[:, 1], pairs[:, 0]] = (feats[:, 0] + shift).T
+    for p, (i, j) in enumerate(pairs[:7]):
+        others = [k for k in range(n) if k not in (i, j)]
+        bound = np.min(np.maximum(L[:, i, others], L[:, j, others]), axis=1)
+        spread = np.mean(np.abs(L[:, i, others] - L[:, j, others]), axis=1)
+        np.testing.assert_allclose(feats[p, 4] + shift, bound, rtol=1e-5)
+        np.testing.assert_allclose(feats[p, 5], spread, rtol=1e-5, atol=1e-6)

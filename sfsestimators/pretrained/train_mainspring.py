@@ -28,19 +28,21 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--chunk", type=int, default=100)
     parser.add_argument("--preset", default="small")
+    parser.add_argument("--features", default="triplet")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--workdir", default=os.path.join("bench_out", "mainspring"))
     parser.add_argument("--output", default=MAINSPRING_WEIGHTS)
     args = parser.parse_args(argv)
     os.makedirs(args.workdir, exist_ok=True)
-    ckpt = os.path.join(args.workdir, f"{args.preset}.pkl")
+    ckpt = os.path.join(args.workdir, f"{args.preset}_{args.features}.pkl")
     if os.path.exists(ckpt):
         with open(ckpt, "rb") as f:
             est = pickle.load(f)
         print(f"resumed at step {est.n_steps_}")
     else:
-        est = MainspringARGEstimator(args.preset, max_steps=args.chunk, lr=args.lr,
+        est = MainspringARGEstimator(args.preset, features=args.features,
+                                     max_steps=args.chunk, lr=args.lr,
                                      mutation_rate=1.29e-8, recombination_rate=1.28e-8,
                                      device=args.device, random_state=0)
     start = time.perf_counter()

@@ -14,3 +14,5 @@ def test_quickstart_runs(capsys):
     exec(compile(blocks[0], "README.md quickstart", "exec"), namespace)  # noqa: S102
     assert namespace["search"].best_params_["model__n_epochs"] in (1, 2, 3)
     assert "DemographyFitter" in capsys.readouterr().out
+    assert namespace["local_trees"].num_samples == 20
+    assert namespace["genealogy"].log_tmrca.shape == (100, 20, 20)

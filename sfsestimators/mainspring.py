@@ -147,6 +147,15 @@ class GenealogyPrediction(NamedTuple):
     breakpoints : ndarray (n_windows, n) of bool
         Whether the copying parent changes from the previous window.
     sequence_length : float
+
+    Examples
+    --------
+    >>> from sfsestimators import MainspringARGEstimator
+    >>> from sfsestimators.simulate import SizeHistory, simulate
+    >>> ts = simulate(SizeHistory([0.0], [1e4]), 6, 2e4, random_state=1)
+    >>> pred = MainspringARGEstimator.pretrained(device="cpu").predict(ts)
+    >>> pred.to_tree_sequence().num_trees == len(pred.windows) - 1
+    True
     """
 
     windows: np.ndarray

@@ -164,6 +164,16 @@ class PopulationGraphEncoder(nn.Module):
     n_layers : int, default=3
         Message-passing rounds.
     activation : str, default="gelu"
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sfsestimators.models import YRI_CEU
+    >>> from sfsestimators.nn import PopulationGraphEncoder
+    >>> x = YRI_CEU().encode_graphs([[1.9, 0.07, 1.8, 0.9, 0.35, 0.11]])
+    >>> encoder = PopulationGraphEncoder(12, 2, width=16)
+    >>> encoder(torch.as_tensor(x, dtype=torch.float32)).shape
+    torch.Size([1, 48])
     """
 
     def __init__(self, max_nodes, n_sampled, width=128, n_layers=3, activation="gelu"):

@@ -48,6 +48,13 @@ class SizeHistory(NamedTuple):
 
     ``start_times[i]`` (generations ago, ``start_times[0] == 0``) is where epoch ``i`` begins
     going back in time; it has size ``sizes[i]`` until ``start_times[i + 1]``.
+
+    Examples
+    --------
+    >>> from sfsestimators.simulate import SizeHistory
+    >>> h = SizeHistory([0.0, 1000.0], [2e4, 5e3])  # a recent expansion from 5,000
+    >>> h.size_at([10, 5000]).tolist()
+    [20000.0, 5000.0]
     """
 
     start_times: np.ndarray
@@ -56,7 +63,7 @@ class SizeHistory(NamedTuple):
     def size_at(self, times):
         """Ne at ``times`` (generations ago)."""
         index = np.searchsorted(self.start_times, np.asarray(times, dtype=float), side="right")
-        return self.sizes[index - 1]
+        return np.asarray(self.sizes, dtype=float)[index - 1]
 
     def to_msprime(self):
         """An ``msprime.Demography`` with population ``"pop0"``."""

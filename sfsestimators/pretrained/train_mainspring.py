@@ -8,6 +8,12 @@ Fresh msprime simulations every step (SimulationStream: 1-7 epoch histories, siz
 r = 1.28e-8, 2 kb windows). A pickle checkpoint is written every --chunk steps to --workdir,
 so a killed run resumes where it stopped (the stream continues with a new seed). The output
 holds the weights (torch, weights only) and the constructor parameters, a few hundred KB.
+
+The shipped ``mainspring_small.pt`` was built by three calls on the same workdir (each a
+cosine schedule from the step it resumes at; ~43 min on a 2-core CPU in all):
+    python -m sfsestimators.pretrained.train_mainspring --features triplet --steps 1800
+    python -m sfsestimators.pretrained.train_mainspring --features triplet --steps 3200
+    python -m sfsestimators.pretrained.train_mainspring --features triplet --steps 5400
 """
 
 from __future__ import annotations

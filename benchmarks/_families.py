@@ -18,9 +18,10 @@ OOA3_PRIOR = OutOfAfrica3(bounds={
     "TEuAs": (0.01, 0.3),
 })
 
-# data file and published optimum (../shared/data/README.md), in the families' parameter order
+# data file, published optimum (in the families' parameter order) and maximum log-likelihood
+# (../shared/data/README.md)
 PUBLISHED = {
-    "yri_ceu": ("2_YRI_CEU_6_Gut", [1.881, 0.071, 1.845, 0.911, 0.355, 0.111]),
+    "yri_ceu": ("2_YRI_CEU_6_Gut", [1.881, 0.071, 1.845, 0.911, 0.355, 0.111], -1066.823),
     "ooa3": ("3_YRI_CEU_CHB_13_Gut", [1.68, 0.287, 0.129, 3.74, 0.070, 7.29, 3.65, 0.44, 0.28,
-                                      1.40, 0.211, 0.338, 0.058]),
+                                      1.40, 0.211, 0.338, 0.058], -6316.578),
 }

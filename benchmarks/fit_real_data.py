@@ -120,8 +120,7 @@ def main():
 
 def multipop(args):
     model = YRI_CEU_PRIOR if args.family == "yri_ceu" else OOA3_PRIOR
-    name, published_params = PUBLISHED[args.family]
-    published = {"yri_ceu": -1066.823, "ooa3": -6316.578}[args.family]
+    name, published_params, published = PUBLISHED[args.family]
     data = read_sfs(os.path.join(args.data_dir, f"{name}.fs"))
     t0 = time.perf_counter()
     emulator = NeuralSFSRegressor.load(os.path.join("bench_out", args.family, "dense.pt"),

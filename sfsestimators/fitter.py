@@ -38,15 +38,14 @@ class _GraphInputs(torch.autograd.Function):
     def forward(ctx, theta, model, max_nodes):
         ctx.model, ctx.max_nodes = model, max_nodes
         ctx.save_for_backward(theta)
-        out = model.encode_graphs(theta.detach().cpu().numpy(), max_nodes, check=False)
-        return torch.as_tensor(out, dtype=theta.dtype, device=theta.device)
+        ctx.base = model.encode_graphs(theta.detach().cpu().numpy(), max_nodes, check=False)
+        return torch.as_tensor(ctx.base, dtype=theta.dtype, device=theta.device)
 
     @staticmethod
     def backward(ctx, grad):
         (theta,) = ctx.saved_tensors
         th = theta.detach().cpu().numpy()
-        model = ctx.model
-        base = model.encode_graphs(th, ctx.max_nodes, check=False)
+        model, base = ctx.model, ctx.base
         span = model.bounds_[:, 1] - model.bounds_[:, 0]
         steps = np.where(model.log_scaled, 1e-6 * np.abs(th), 1e-6 * span)
         g = grad.detach().cpu().numpy()

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._validation import check_int_params
+from .emulator import _resolve_device
 from .simulate import MUTATION_RATE, RECOMBINATION_RATE, SimulationStream, extract_targets
 
 __all__ = ["MainspringARGEstimator", "GenealogyPrediction", "PairConvNet", "pair_features"]
@@ -78,6 +79,8 @@ def pair_features(genotypes, positions, windows, mutation_rate, triplet=False):
 
 def _triplet_channels(local, n, iu, shift, chunk=64):
     """min_k max(L_ik, L_jk) and mean_k |L_ik - L_jk| over k != i, j, per window and pair."""
+    if n < 3:  # no third haplotype: fall back to the pair's own value
+        return local - shift, np.zeros_like(local)
     n_windows = len(local)
     bound = np.empty_like(local)
     spread = np.empty_like(local)
@@ -94,8 +97,6 @@ def _triplet_channels(local, n, iu, shift, chunk=64):
         bound[start:start + chunk] = big.min(axis=2)
         diff = np.where(own[None], 0.0, np.abs(a - b))
         spread[start:start + chunk] = diff.sum(axis=2) / max(n - 2, 1)
-    if n < 3:  # no third haplotype: fall back to the pair's own value
-        bound, spread = local.copy(), np.zeros_like(local)
     return bound - shift, spread
 
 
@@ -310,9 +311,7 @@ class MainspringARGEstimator(BaseEstimator):
 
     # -- training ---------------------------------------------------------------------------
     def _device(self):
-        if self.device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        return self.device
+        return _resolve_device(self.device)
 
     def _check(self):
         if self.preset not in PRESETS:
@@ -333,11 +332,10 @@ class MainspringARGEstimator(BaseEstimator):
         """Endless (features, target ln TMRCA) batches: simulations or the given sequences."""
         if X is None:
             seed = int(self._rng.randint(1, 2**31 - 1))
-            stream = iter(SimulationStream(
+            items = iter(SimulationStream(
                 seed, n_haplotypes=self.n_haplotypes, sequence_length=self.train_length,
                 window_size=self.window_size, mutation_rate=self.mutation_rate,
                 recombination_rate=self.recombination_rate))
-            items = (item for item in stream)
         else:
             data = [extract_targets(ts, self.window_size) for ts in X]
 

@@ -139,8 +139,8 @@ def simulate(demography, n_haplotypes, sequence_length, *, mutation_rate=MUTATIO
         model, params, n_ref = demography
         demography = model.to_msprime(params, N_ref=n_ref)
     rng = check_random_state(random_state)
-    population = demography.populations[-1].name if len(demography.populations) > 1 else None
-    samples = {population or demography.populations[0].name: n_haplotypes // 2}
+    # the last population: the only one, or the last deme of a model's graph
+    samples = {demography.populations[-1].name: n_haplotypes // 2}
     ts = msprime.sim_ancestry(samples=samples, demography=demography,
                               sequence_length=sequence_length,
                               recombination_rate=recombination_rate, random_seed=_seed(rng))
@@ -252,9 +252,8 @@ class SimulationStream(torch.utils.data.IterableDataset):
     Parameters
     ----------
     seed : int
-    **kwargs
-        Arguments of :func:`simulate_training_set` (except ``n``, ``n_jobs``,
-        ``random_state``).
+    n_haplotypes, sequence_length, window_size, mutation_rate, recombination_rate, prior
+        As in :func:`simulate_training_set`.
 
     Examples
     --------
@@ -265,21 +264,18 @@ class SimulationStream(torch.utils.data.IterableDataset):
     [(2, 4, 4), (2, 4, 4)]
     """
 
-    def __init__(self, seed, **kwargs):
+    def __init__(self, seed, *, n_haplotypes=20, sequence_length=1e6, window_size=2e4,
+                 mutation_rate=MUTATION_RATE, recombination_rate=RECOMBINATION_RATE,
+                 prior=None):
         super().__init__()
         self.seed = int(seed)
-        self.kwargs = dict(kwargs)
-        self.kwargs.setdefault("prior", {})
+        self.args = (n_haplotypes, sequence_length, window_size, mutation_rate,
+                     recombination_rate, dict(prior or {}))
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         worker = 0 if info is None else info.id
         seq = np.random.SeedSequence([self.seed, worker])
         rng = np.random.RandomState(seq.generate_state(1)[0])
-        kw = dict(n_haplotypes=20, sequence_length=1e6, window_size=2e4,
-                  mutation_rate=MUTATION_RATE, recombination_rate=RECOMBINATION_RATE)
-        kw.update(self.kwargs)
         while True:
-            yield _one(int(rng.randint(1, 2**31 - 1)), kw["n_haplotypes"],
-                       kw["sequence_length"], kw["window_size"], kw["mutation_rate"],
-                       kw["recombination_rate"], kw["prior"])
+            yield _one(int(rng.randint(1, 2**31 - 1)), *self.args)

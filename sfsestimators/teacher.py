@@ -279,10 +279,7 @@ def generate_teacher_data(
     starts = list(range(0, n_examples, chunk_size))
     results = {}
     if out is not None:
-        for k in range(len(starts)):
-            if os.path.exists(_shard_path(out, k)):
-                with np.load(_shard_path(out, k)) as shard:
-                    results[k] = (shard["sfs"], shard["reasons"])
+        results = _read_shards(out, len(starts))
         if results:
             logger.info("resuming %s: %d of %d chunks on disk", out, len(results), len(starts))
     todo = [k for k in range(len(starts)) if k not in results]
@@ -312,11 +309,8 @@ def generate_teacher_data(
     reasons = np.concatenate([results[k][1] for k in range(len(starts))]) if starts else (
         np.zeros(0, dtype=str)
     )
-    ok = reasons == ""
-    failures = [
-        TeacherFailure(int(i), params[i].copy(), str(reasons[i])) for i in np.flatnonzero(~ok)
-    ]
-    data = TeacherData(params[ok], sfs_all[ok], failures)
+    data = _teacher_data(params, sfs_all, reasons, np.arange(len(params)))
+    failures = data.failures
     if failures:
         warnings.warn(
             f"{len(failures)} of {n_examples} teacher evaluations failed "
@@ -345,21 +339,32 @@ def load_teacher_shards(out):
     if not os.path.exists(meta_path):
         raise FileNotFoundError(f"{out!r} holds no teacher data (no meta.json).")
     with open(meta_path) as fh:
-        meta = json.load(fh)
+        chunk = int(json.load(fh)["chunk_size"])
     params = np.load(os.path.join(out, "params.npy"))
-    chunk = int(meta["chunk_size"])
-    thetas, spectra, failures = [], [], []
-    for k, start in enumerate(range(0, len(params), chunk)):
-        if not os.path.exists(_shard_path(out, k)):
-            continue
-        with np.load(_shard_path(out, k)) as shard:
-            sfs, reasons = shard["sfs"], shard["reasons"]
-        block = params[start : start + chunk]
-        ok = reasons == ""
-        thetas.append(block[ok])
-        spectra.append(sfs[ok])
-        failures += [TeacherFailure(start + int(i), block[i].copy(), str(reasons[i]))
-                     for i in np.flatnonzero(~ok)]
-    if not thetas:
+    starts = range(0, len(params), chunk)
+    shards = _read_shards(out, len(starts))
+    if not shards:
         raise ValueError(f"{out!r} holds no finished shard yet.")
-    return TeacherData(np.concatenate(thetas), np.concatenate(spectra), failures)
+    ks = sorted(shards)
+    index = np.concatenate([np.arange(starts[k], min(starts[k] + chunk, len(params)))
+                            for k in ks])
+    return _teacher_data(params[index], np.concatenate([shards[k][0] for k in ks]),
+                         np.concatenate([shards[k][1] for k in ks]), index)
+
+
+def _read_shards(out, n_chunks):
+    """The shards on disk, ``{chunk: (sfs, reasons)}``."""
+    results = {}
+    for k in range(n_chunks):
+        if os.path.exists(_shard_path(out, k)):
+            with np.load(_shard_path(out, k)) as shard:
+                results[k] = (shard["sfs"], shard["reasons"])
+    return results
+
+
+def _teacher_data(params, sfs, reasons, index):
+    """TeacherData of the successful rows; failures keep their draw ``index``."""
+    ok = reasons == ""
+    failures = [TeacherFailure(int(index[i]), params[i].copy(), str(reasons[i]))
+                for i in np.flatnonzero(~ok)]
+    return TeacherData(params[ok], sfs[ok], failures)

@@ -43,18 +43,11 @@ def graph_layout_size(max_nodes, n_sampled):
 
 
 def _active_epoch(nodes, deme, t):
-    """The node of ``deme`` alive at time ``t`` (the epoch that ends at ``t`` at a boundary)."""
-    best = None
+    """The node of ``deme`` alive at time ``t`` (at an epoch boundary, the older epoch)."""
     for index, (name, start, end) in nodes.items():
-        if name != deme:
-            continue
-        if end <= t < start or (end == t):
-            best = index if best is None or end == t else best
-            if end < t < start:
-                return index
-    if best is None:
-        raise ValueError(f"Deme {deme!r} has no epoch alive at time {t:g}.")
-    return best
+        if name == deme and end <= t < start:
+            return index
+    raise ValueError(f"Deme {deme!r} has no epoch alive at time {t:g}.")
 
 
 def encode_graph(graph, sampled_demes, max_nodes=12):

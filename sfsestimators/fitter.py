@@ -406,10 +406,10 @@ class DemographyFitter(BaseEstimator):
         def loglik_u(u):
             return multinomial_loglik(module(mapper(transform.theta_from_u(u))), sfs)
 
-        return loglik_u, transform, mapper
+        return loglik_u, transform, mapper, module
 
     def _optimise(self, model, predictor, sfs, rng):
-        loglik_u, transform, _ = self._loglik_fn(model, predictor, sfs)
+        loglik_u, transform, _, _ = self._loglik_fn(model, predictor, sfs)
         starts = model.sample_prior(self.n_starts, random_state=rng)
         z = transform.z_from_theta(starts).clone().requires_grad_(True)
 
@@ -599,8 +599,7 @@ class DemographyFitter(BaseEstimator):
         self._counts, self._blocks = counts, blocks
         if self.uncertainty is None:
             return
-        _, transform, mapper = self._loglik_fn(model, predictor, sfs)
-        module = _emulator_module(predictor, sfs)
+        _, transform, mapper, module = self._loglik_fn(model, predictor, sfs)
         u_hat = torch.as_tensor(model.transform(self._theta_vector), dtype=torch.float64)
         # Expected Fisher information of the multinomial, N sum_j grad p_j grad p_j^T / p_j:
         # first derivatives only (autograd through the emulator), positive semi-definite by
@@ -632,8 +631,6 @@ class DemographyFitter(BaseEstimator):
         self.covariance_fim_ = h_inv
         if self.uncertainty == "godambe":
             boot = self._bootstrap_spectra(sfs, counts, blocks, rng)
-            _, transform, mapper = self._loglik_fn(model, predictor, sfs)
-            module = _emulator_module(predictor, sfs)
             u = u_hat.clone().requires_grad_(True)
             mask = np.ma.getmaskarray(sfs)
             ll = multinomial_loglik(module(mapper(transform.theta_from_u(u[None]))), boot,
@@ -749,8 +746,7 @@ class DemographyFitter(BaseEstimator):
         finally:
             self.n_bootstrap = saved
         model, predictor, sfs = self.model_, self._predictor(), self.observed_sfs_
-        _, transform, mapper = self._loglik_fn(model, predictor, sfs)
-        module = _emulator_module(predictor, sfs)
+        _, transform, mapper, module = self._loglik_fn(model, predictor, sfs)
         mask = np.ma.getmaskarray(sfs)
         z0 = transform.z_from_theta(self._theta_vector[None])
         z = z0.repeat(len(boot), 1).clone().requires_grad_(True)
@@ -833,7 +829,7 @@ class DemographyFitter(BaseEstimator):
             raise ImportError("sample_posterior needs pyro-ppl: pip install "
                               "'sfsestimators[bayes]'") from exc
         model, predictor, sfs = self.model_, self._predictor(), self.observed_sfs_
-        loglik_u, transform, _ = self._loglik_fn(model, predictor, sfs)
+        loglik_u, transform, _, _ = self._loglik_fn(model, predictor, sfs)
         span = torch.log(transform.hi - transform.lo)
 
         def potential(params):
@@ -872,7 +868,7 @@ class DemographyFitter(BaseEstimator):
     def _smc_posterior(self, n_samples, n_particles, n_moves, weight, random_state):
         """Sequential Monte Carlo from the prior to the (tempered) posterior, batched."""
         model, predictor, sfs = self.model_, self._predictor(), self.observed_sfs_
-        loglik_u, transform, _ = self._loglik_fn(model, predictor, sfs)
+        loglik_u, transform, _, _ = self._loglik_fn(model, predictor, sfs)
         rng = check_random_state(random_state)
         lo, hi = transform.lo.numpy(), transform.hi.numpy()
         n = max(int(n_particles), int(n_samples))

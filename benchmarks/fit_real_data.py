@@ -17,7 +17,11 @@ moments' own optimum. Wall times side by side with their ratio.
 3_YRI_CEU_CHB_13_Gut (-6316.578) with the emulator trained by `emulator_accuracy.py --family`
 (bench_out/<family>/dense.pt, prior of `_families.py`). moments runs from the first
 `--moments-starts` of the same starts (each evaluation takes ~1 s for 2 pops, ~8 s for 3 on
-this CPU), and its time per start is reported next to ours for all starts.
+this CPU), and its time per start is reported next to ours for all starts. `--refine N`
+(with `--n-jobs`) adds the fitter's local refinement (N teacher evaluations in parallel, a
+correction of the emulator near its optimum, `DemographyFitter(refine=N)`); `--polish-maxfev 0`
+leaves the sequential Nelder-Mead polish out, e.g.
+    python benchmarks/fit_real_data.py --family yri_ceu --refine 64 --polish-maxfev 0 --n-jobs 2
 """
 
 import argparse
@@ -71,7 +75,12 @@ def main():
     parser.add_argument("--family", choices=["piecewise", "yri_ceu", "ooa3"],
                         default="piecewise")
     parser.add_argument("--moments-starts", type=int, default=2)
-    parser.add_argument("--polish-maxfev", type=int, default=150)
+    parser.add_argument("--polish-maxfev", type=int, default=150,
+                        help="exact Nelder-Mead evaluations of the polish (0: no polish)")
+    parser.add_argument("--refine", type=int, default=0,
+                        help="multi-population: teacher evaluations of the local refinement")
+    parser.add_argument("--n-jobs", type=int, default=None,
+                        help="joblib workers for the fitter's teacher evaluations")
     args = parser.parse_args()
     if args.family != "piecewise":
         return multipop(args)
@@ -130,32 +139,46 @@ def multipop(args):
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fitter = DemographyFitter(emulator, model=model, n_starts=args.n_starts,
-                                  random_state=0, uncertainty=None,
-                                  polish_maxfev=args.polish_maxfev).fit(data)
+        fitter = DemographyFitter(
+            emulator, model=model, n_starts=args.n_starts, random_state=0, uncertainty=None,
+            polish="moments" if args.polish_maxfev > 0 else None,
+            polish_maxfev=max(args.polish_maxfev, 1), refine=args.refine, n_jobs=args.n_jobs,
+        ).fit(data)
     t_ours = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ll_m, p_m, n_eval = moments_fit(model, data, starts[: args.moments_starts], args.maxiter)
-    t_m = time.perf_counter() - t0
-    per_start = t_m / args.moments_starts
+    ll_m, p_m, n_eval, t_m = np.nan, [], 0, np.nan
+    if args.moments_starts:
+        t0 = time.perf_counter()
+        ll_m, p_m, n_eval = moments_fit(model, data, starts[: args.moments_starts],
+                                        args.maxiter)
+        t_m = time.perf_counter() - t0
+    per_start = t_m / max(args.moments_starts, 1)
     ft = fitter.fit_time_
-    print(f"{'data':<22} {'published':>10} {'emu(emu)':>9} {'emu(exact)':>11} {'polished':>9} "
-          f"{'moments':>9} {'d_pre':>6} {'d_post':>7}")
+    refined = fitter.refinement_["loglik_refined"] if fitter.refinement_ else np.nan
+    pre = fitter.log_likelihood_emulator_start_exact_
+    print(f"{'data':<22} {'published':>10} {'emu(emu)':>9} {'emu(exact)':>11} {'refined':>9} "
+          f"{'polished':>9} {'moments':>9} {'d_pre':>6} {'d_refined':>9} {'d_post':>7}")
     print(f"{name:<22} {published:>10.3f} {fitter.log_likelihood_emulator_:>9.3f} "
-          f"{fitter.log_likelihood_emulator_start_exact_:>11.3f} {fitter.log_likelihood_:>9.3f} "
-          f"{ll_m:>9.3f} {fitter.log_likelihood_emulator_start_exact_ - published:>6.2f} "
-          f"{fitter.log_likelihood_ - published:>7.3f}")
+          f"{pre:>11.3f} {refined:>9.3f} "
+          f"{fitter.log_likelihood_ if fitter.polish else np.nan:>9.3f} {ll_m:>9.3f} "
+          f"{pre - published:>6.2f} {refined - published:>9.3f} "
+          f"{(fitter.log_likelihood_ - published) if fitter.polish else np.nan:>7.3f}")
     print(f"time: ours {t_ours:.1f} s for {args.n_starts} starts (emulator {ft['emulator']:.1f} s"
-          f" + polish {ft['polish']:.1f} s); moments {t_m:.1f} s for {args.moments_starts} "
+          f" + exact ranking of the starts {ft['ranking']:.1f} s + refinement "
+          f"{ft['refine']:.1f} s ({args.refine} teacher evaluations, n_jobs={args.n_jobs}) + "
+          f"polish {ft['polish']:.1f} s); moments {t_m:.1f} s for {args.moments_starts} "
           f"start(s), {per_start:.1f} s per start ({n_eval} evaluations) -> "
           f"{args.n_starts} starts ~{per_start * args.n_starts:.0f} s, ratio "
           f"{per_start * args.n_starts / t_ours:.1f}")
-    print("d_pre = exact log-likelihood at the emulator's optimum - published maximum "
-          f"(target > -{0.5 if args.family == 'yri_ceu' else 1.0}); d_post = polished - "
+    print("d_pre = exact log-likelihood at the emulator's optimum - published maximum; "
+          "d_refined = the same after the local refinement (target > "
+          f"-{0.5 if args.family == 'yri_ceu' else 1.0} for both); d_post = polished - "
           "published (target >= 0)")
     print("ours:     " + ", ".join(f"{k}={v:.4g}" for k, v in fitter.params_.items()))
-    print("moments:  " + ", ".join(f"{v:.4g}" for v in p_m))
+    if len(p_m):
+        print("moments:  " + ", ".join(f"{v:.4g}" for v in p_m))
     print("published " + ", ".join(f"{v:.4g}" for v in published_params))
+    if fitter.refinement_:
+        print(f"refinement: {fitter.refinement_}")
 
 
 if __name__ == "__main__":

@@ -9,12 +9,14 @@ import demes
 import moments
 import numpy as np
 import torch
+from joblib import Parallel, delayed
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_int_params
+from .teacher import evaluate_teacher
 from .io import as_spectrum
 from .likelihood import corner_mask, fold, fold_mask, multinomial_loglik, optimal_theta
 from .models import DemographicModel, PiecewiseConstant
@@ -116,11 +118,83 @@ class _Transform:
     def theta_from_u(self, u):
         return torch.where(self.log, torch.exp(torch.where(self.log, u, 0.0)), u)
 
+    def u_from_theta(self, theta):
+        return torch.where(self.log, torch.log(torch.where(self.log, theta, 1.0)), theta)
+
     def z_from_theta(self, theta):
-        t = torch.as_tensor(theta, dtype=torch.float64)
-        u = torch.where(self.log, torch.log(torch.where(self.log, t, 1.0)), t)
+        u = self.u_from_theta(torch.as_tensor(theta, dtype=torch.float64))
         frac = ((u - self.lo) / (self.hi - self.lo)).clamp(1e-6, 1 - 1e-6)
         return torch.log(frac) - torch.log1p(-frac)
+
+
+class _LocalCorrection:
+    """A smooth correction of the emulator's log spectrum near a fit, learnt from the teacher.
+
+    ``c(u) = phi(w) @ coef`` with ``w = L^-1 (u - center)`` clamped to the box the design
+    points span (so it never extrapolates), and ``phi`` = (1, w) or (1, w, w_i w_j, i <= j).
+    The corrected spectrum is ``emulator(u) * exp(c(u))``.
+    """
+
+    def __init__(self, center, chol, radius, coef, quadratic):
+        self.center = torch.as_tensor(center, dtype=torch.float64)
+        self.chol_inv = torch.as_tensor(np.linalg.inv(chol), dtype=torch.float64)
+        self.radius = torch.as_tensor(radius, dtype=torch.float64)
+        self.coef = torch.as_tensor(coef, dtype=torch.float64)  # (n_features, *spectrum)
+        self.quadratic = quadratic
+
+    def whiten(self, u):
+        return (torch.as_tensor(u, dtype=torch.float64) - self.center) @ self.chol_inv.T
+
+    @staticmethod
+    def features(w, quadratic):
+        parts = [torch.ones_like(w[:, :1]), w]
+        if quadratic:
+            i, j = torch.triu_indices(w.shape[1], w.shape[1])
+            parts.append(w[:, i] * w[:, j])
+        return torch.cat(parts, dim=1)
+
+    def __call__(self, u):
+        w = torch.maximum(torch.minimum(self.whiten(u), self.radius), -self.radius)
+        phi = self.features(w, self.quadratic)
+        return (phi @ self.coef.reshape(len(self.coef), -1)).reshape(
+            (len(u),) + tuple(self.coef.shape[1:]))
+
+
+def _lbfgs(objective, z, max_iter):
+    """Minimise ``objective()`` over the leaf tensor ``z`` by L-BFGS; returns the iterations."""
+    opt = torch.optim.LBFGS([z], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe",
+                            tolerance_grad=1e-6, tolerance_change=1e-9, history_size=20)
+
+    def closure():
+        opt.zero_grad()
+        loss = objective()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return int(opt.state[z]["n_iter"])
+
+
+def _fisher_information(spectrum, transform, sfs, u_hat):
+    """Expected Fisher information of the multinomial in u, ``N sum_j grad p_j grad p_j^T /
+    p_j``, by autograd through ``spectrum``: first derivatives only, positive semi-definite."""
+    shape = tuple(sfs.shape)
+    base = corner_mask(shape)
+    if sfs.folded:
+        base = fold_mask(base)
+    include = torch.as_tensor(~(base | np.ma.getmaskarray(sfs)))
+
+    def probs(u):
+        spec = spectrum(transform.theta_from_u(u[None]))[0]
+        if sfs.folded:
+            spec = fold(spec, ndim=len(shape))
+        values = spec[include]
+        return values / values.sum()
+
+    u_hat = torch.as_tensor(u_hat, dtype=torch.float64)
+    p_hat = probs(u_hat).detach()
+    jac = torch.autograd.functional.jacobian(probs, u_hat)
+    return (float(np.ma.sum(sfs)) * jac.T @ (jac / p_hat[:, None])).numpy()
 
 
 class DemographyFitter(BaseEstimator):
@@ -159,6 +233,20 @@ class DemographyFitter(BaseEstimator):
         log-parameter space) or not.
     polish_maxfev : int, default=300
         Most exact evaluations of the polish.
+    refine : int, default=0
+        Teacher evaluations spent on a local correction of the emulator before the polish
+        (0: none). They are drawn around the emulator's optimum in two rounds (from the
+        inverse Fisher information, 3 then 1.5 standard deviations wide) and evaluated in
+        parallel (``n_jobs``); the log-ratio teacher / emulator of every entry is fitted as
+        a quadratic in the parameters (linear below ``2 (1 + p + p (p + 1) / 2)``
+        evaluations) and the fit moves to the optimum of the corrected likelihood. Unlike
+        the sequential polish, the cost is ``refine / n_jobs`` teacher times; the corrected
+        emulator also serves the uncertainty, :meth:`bootstrap_refit` and
+        :meth:`sample_posterior` (near the fit; the correction is clamped to the design's
+        range). See ``refinement_``.
+    n_jobs : int, default=None
+        joblib workers for the teacher evaluations (the exact ranking of the starts and the
+        refinement); honours ``joblib.parallel_config`` (e.g. a Dask cluster).
     uncertainty : {"fim", "godambe", None}, default="fim"
         Standard errors from the Fisher information of the multinomial likelihood,
         ``N sum_j grad p_j grad p_j^T / p_j`` with the gradients by autograd through the
@@ -217,7 +305,12 @@ class DemographyFitter(BaseEstimator):
     converged_ : bool
         Whether the best start's gradient vanished (and the polish converged).
     fit_time_ : dict
-        Seconds spent in the emulator optimisation, the polish and the uncertainty.
+        Seconds spent in the emulator optimisation, the exact ranking of the starts, the
+        refinement, the polish and the uncertainty.
+    refinement_ : dict or None
+        With ``refine > 0``: teacher evaluations made and failed (with reasons), whether the
+        correction was quadratic, the best exact log-likelihood among each round's design
+        points, and the exact log-likelihood of the refined fit.
 
     Examples
     --------
@@ -244,6 +337,7 @@ class DemographyFitter(BaseEstimator):
         max_epochs_auto=6,
         polish="moments",
         polish_maxfev=300,
+        refine=0,
         uncertainty="fim",
         n_bootstrap=100,
         sample_sizes=None,
@@ -251,6 +345,7 @@ class DemographyFitter(BaseEstimator):
         mutation_rate=None,
         sequence_length=None,
         generation_time=None,
+        n_jobs=None,
         random_state=None,
         verbose=0,
     ):
@@ -262,6 +357,7 @@ class DemographyFitter(BaseEstimator):
         self.max_epochs_auto = max_epochs_auto
         self.polish = polish
         self.polish_maxfev = polish_maxfev
+        self.refine = refine
         self.uncertainty = uncertainty
         self.n_bootstrap = n_bootstrap
         self.sample_sizes = sample_sizes
@@ -269,6 +365,7 @@ class DemographyFitter(BaseEstimator):
         self.mutation_rate = mutation_rate
         self.sequence_length = sequence_length
         self.generation_time = generation_time
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
@@ -363,6 +460,10 @@ class DemographyFitter(BaseEstimator):
     def _check_params(self):
         check_int_params(self, ("n_starts", "max_iter", "n_bootstrap", "polish_maxfev",
                                 "max_epochs_auto"))
+        if isinstance(self.refine, bool) or not isinstance(self.refine, (int, np.integer)) or (
+                self.refine < 0):
+            raise ValueError(f"refine is {self.refine!r}; expected an integer >= 0 (teacher "
+                             "evaluations; 0 for none).")
         if self.optimizer not in ("lbfgs", "adam"):
             raise ValueError(f"optimizer is {self.optimizer!r}; expected 'lbfgs' or 'adam'.")
         if self.polish not in ("moments", None):
@@ -383,7 +484,9 @@ class DemographyFitter(BaseEstimator):
 
         return load_default()
 
-    def _loglik_fn(self, model, predictor, sfs):
+    def _loglik_fn(self, model, predictor, sfs, correction=None):
+        """The emulator's log-likelihood of u, the transform, and theta -> spectrum (with the
+        local ``correction`` of a refined fit, if given)."""
         n_max = [s - 1 for s in predictor.sfs_shape_]
         sizes = [int(s) for s in sfs.sample_sizes]
         if len(sizes) != len(n_max):
@@ -403,13 +506,19 @@ class DemographyFitter(BaseEstimator):
         mapper = _input_mapper(model, predictor)
         transform = _Transform(model)
 
-        def loglik_u(u):
-            return multinomial_loglik(module(mapper(transform.theta_from_u(u))), sfs)
+        def spectrum(theta):
+            out = module(mapper(theta))
+            if correction is not None:
+                out = out * torch.exp(correction(transform.u_from_theta(theta)))
+            return out
 
-        return loglik_u, transform, mapper, module
+        def loglik_u(u):
+            return multinomial_loglik(spectrum(transform.theta_from_u(u)), sfs)
+
+        return loglik_u, transform, spectrum
 
     def _optimise(self, model, predictor, sfs, rng):
-        loglik_u, transform, _, _ = self._loglik_fn(model, predictor, sfs)
+        loglik_u, transform, _ = self._loglik_fn(model, predictor, sfs)
         starts = model.sample_prior(self.n_starts, random_state=rng)
         z = transform.z_from_theta(starts).clone().requires_grad_(True)
 
@@ -417,18 +526,7 @@ class DemographyFitter(BaseEstimator):
             return -loglik_u(transform.u_from_z(z)).sum()
 
         if self.optimizer == "lbfgs":
-            opt = torch.optim.LBFGS([z], lr=1.0, max_iter=self.max_iter,
-                                    line_search_fn="strong_wolfe", tolerance_grad=1e-6,
-                                    tolerance_change=1e-9, history_size=20)
-
-            def closure():
-                opt.zero_grad()
-                loss = objective()
-                loss.backward()
-                return loss
-
-            opt.step(closure)
-            n_iter = int(opt.state[z]["n_iter"])
+            n_iter = _lbfgs(objective, z, self.max_iter)
         else:
             opt = torch.optim.Adam([z], lr=0.05)
             for n_iter in range(1, self.max_iter + 1):  # noqa: B007
@@ -457,6 +555,112 @@ class DemographyFitter(BaseEstimator):
             return -np.inf
         ll = multinomial_loglik(fs, sfs)
         return float(ll) if np.isfinite(ll) else -np.inf
+
+    def _teacher(self, model, thetas, sfs):
+        """Exact spectra at ``thetas`` (joblib, ``n_jobs``): (spectra or None, reasons)."""
+        sizes = [int(s) for s in sfs.sample_sizes]
+        out = Parallel(n_jobs=self.n_jobs)(
+            delayed(evaluate_teacher)(model, t, sizes) for t in np.atleast_2d(thetas))
+        return [o[0] for o in out], [o[1] for o in out]
+
+    def _exact_logliks(self, model, thetas, sfs):
+        """Exact log-likelihoods at ``thetas`` (-inf where the teacher failed), the spectra
+        and the failure reasons."""
+        spectra, reasons = self._teacher(model, thetas, sfs)
+        lls = np.array([float(multinomial_loglik(f, sfs)) if f is not None else -np.inf
+                        for f in spectra])
+        return np.where(np.isfinite(lls), lls, -np.inf), spectra, reasons
+
+    def _refine(self, model, predictor, sfs, theta, rng):
+        """Learn a local correction of the emulator from ``refine`` teacher spectra around
+        ``theta`` (two rounds, evaluated in parallel), re-optimising after each round.
+
+        Round r draws its points from N(u_c, (s_r)^2 I^-1) in the fitter's parameter space
+        (u_c the current optimum, I the Fisher information there, s = 3 then 1.5; the first
+        point is u_c itself), fits the log-ratio teacher / emulator of every entry as a
+        quadratic (linear when there are too few points) in the whitened parameters, and
+        moves u_c to the optimum of the corrected likelihood. Returns the best parameters
+        by the EXACT likelihood (the refined optimum, or a design point if one is better)
+        and that likelihood.
+        """
+        transform = _Transform(model)
+        lo, hi = transform.lo.numpy(), transform.hi.numpy()
+        d = model.n_params
+        quadratic = self.refine >= 2 * (1 + d + d * (d + 1) // 2)
+        _, _, plain = self._loglik_fn(model, predictor, sfs)
+        u_c = np.clip(model.transform(theta), lo, hi)
+        design, residuals, exact_ll = [], [], []
+        n_failed, reasons, history = 0, {}, []
+        correction = None
+        scales = [3.0, 2.0, 1.0]
+        sizes = [len(part) for part in np.array_split(np.arange(self.refine), len(scales))]
+        for n_round, scale in zip(sizes, scales):
+            if n_round == 0:
+                continue
+            _, _, spectrum = self._loglik_fn(model, predictor, sfs, correction)
+            info = _fisher_information(spectrum, transform, sfs, u_c)
+            # design covariance: the inverse information, its variances kept within
+            # [1e-4^2, (span / 4)^2] so flat or sharp directions still get sensible steps
+            vals, vecs = np.linalg.eigh(info + 1e-12 * np.eye(d))
+            var = np.clip(1.0 / np.maximum(vals, 1e-300), 1e-8,
+                          (np.min(hi - lo) / 4) ** 2)
+            chol = np.linalg.cholesky((vecs * var) @ vecs.T + 1e-14 * np.eye(d))
+            eps = rng.standard_normal((n_round, d))
+            eps[0] = 0.0
+            u_new = np.clip(u_c + scale * eps @ chol.T, lo, hi)
+            thetas = model.inverse_transform(u_new)
+            lls, spectra, why = self._exact_logliks(model, thetas, sfs)
+            with torch.no_grad():
+                emu = plain(torch.as_tensor(thetas)).numpy()
+            for u_i, ll, fs, e in zip(u_new, lls, spectra, emu):
+                if fs is None:
+                    n_failed += 1
+                    continue
+                ok = (fs > 0) & (e > 0)
+                design.append(u_i)
+                residuals.append(np.where(ok, np.log(np.where(ok, fs, 1.0))
+                                          - np.log(np.where(ok, e, 1.0)), 0.0))
+                exact_ll.append(ll)
+            for reason in filter(None, why):
+                key = reason.split(":")[0]
+                reasons[key] = reasons.get(key, 0) + 1
+            if len(design) < d + 2:
+                break
+            # the correction, in the coordinates of this round's design
+            U = np.asarray(design)
+            w = (U - u_c) @ np.linalg.inv(chol).T
+            phi = _LocalCorrection.features(torch.as_tensor(w), quadratic).numpy()
+            R = np.asarray(residuals).reshape(len(U), -1)
+            # weighted towards this round's centre: earlier, wider rounds only inform
+            weight = np.exp(-0.5 * np.sum(w ** 2, axis=1) / (d * (2 * scale) ** 2))
+            gram = phi.T @ (weight[:, None] * phi)
+            coef = np.linalg.solve(gram + 1e-8 * np.trace(gram) / len(gram)
+                                   * np.eye(len(gram)), phi.T @ (weight[:, None] * R))
+            correction = _LocalCorrection(u_c, chol, np.abs(w).max(axis=0), coef.reshape(
+                (len(coef),) + residuals[0].shape), quadratic)
+            loglik_u, _, _ = self._loglik_fn(model, predictor, sfs, correction)
+            z = transform.z_from_theta(model.inverse_transform(u_c)[None]).clone()
+            z.requires_grad_(True)
+            _lbfgs(lambda z=z, f=loglik_u: -f(transform.u_from_z(z)).sum(), z, self.max_iter)
+            u_c = transform.u_from_z(z.detach())[0].numpy()
+            history.append(float(np.max(exact_ll)))
+        theta_new = model.inverse_transform(u_c)
+        ll_new, _, _ = self._exact_logliks(model, theta_new[None], sfs)
+        best = int(np.argmax(exact_ll)) if exact_ll else None
+        if best is not None and exact_ll[best] > ll_new[0]:
+            theta_new, ll = model.inverse_transform(np.asarray(design[best])), exact_ll[best]
+        else:
+            ll = float(ll_new[0])
+        self._correction = correction
+        self.refinement_ = {
+            "n_evaluations": self.refine + 1, "n_failed": n_failed, "failures": reasons,
+            "quadratic": quadratic, "best_design_loglik": history,
+            "loglik_refined": ll,
+        }
+        if n_failed:
+            warnings.warn(f"{n_failed} of {self.refine} teacher evaluations of the refinement "
+                          f"failed ({reasons}); they were left out.", stacklevel=3)
+        return theta_new, ll
 
     def _polish(self, model, theta0, sfs):
         """Nelder-Mead on the exact likelihood in the (log-)parameter space, within bounds."""
@@ -530,22 +734,30 @@ class DemographyFitter(BaseEstimator):
 
         theta = best["theta"]
         converged = best["grad_norm"] < 1e-2
+        self._correction, self.refinement_ = None, None
+        t_refine = t_rank = 0.0
         start = time.perf_counter()
-        if self.polish == "moments":
+        if self.polish == "moments" or self.refine:
             # rank every start's emulator optimum by the EXACT likelihood (n_starts moments
-            # evaluations) and polish the best: the emulator's own ranking can be fooled by
-            # its errors where the data are large
-            exact = [self._exact_loglik(model, t, sfs) for t in best["all_theta"]]
+            # evaluations, in parallel) and go on from the best: the emulator's own ranking
+            # can be fooled by its errors where the data are large
+            exact, _, _ = self._exact_logliks(model, best["all_theta"], sfs)
             pick = int(np.argmax(exact))
-            theta, ll_start = best["all_theta"][pick], exact[pick]
-            self.starts_loglik_exact_ = np.asarray(exact)
-            polished, ll_polished, res = self._polish(model, theta, sfs)
-            if ll_polished >= ll_start:
-                theta, ll = polished, ll_polished
-            else:
-                ll = ll_start
-            self.log_likelihood_emulator_start_exact_ = ll_start
-            converged = converged or bool(res.success)
+            theta, ll = best["all_theta"][pick], float(exact[pick])
+            self.starts_loglik_exact_ = exact
+            self.log_likelihood_emulator_start_exact_ = ll
+            t_rank = time.perf_counter() - start
+            if self.refine:
+                t0 = time.perf_counter()
+                refined, ll_refined = self._refine(model, predictor, sfs, theta, rng)
+                if ll_refined >= ll:
+                    theta, ll = refined, ll_refined
+                t_refine = time.perf_counter() - t0
+            if self.polish == "moments":
+                polished, ll_polished, res = self._polish(model, theta, sfs)
+                if ll_polished >= ll:
+                    theta, ll = polished, ll_polished
+                converged = converged or bool(res.success)
             self.log_likelihood_ = ll
             expected = model.expected_sfs(theta, [int(s) for s in sfs.sample_sizes])
         else:
@@ -554,7 +766,7 @@ class DemographyFitter(BaseEstimator):
                 _input_mapper(model, predictor)(torch.as_tensor(theta[None])).numpy(),
                 sample_sizes=[int(s) for s in sfs.sample_sizes],
             )[0]
-        t_polish = time.perf_counter() - start
+        t_polish = time.perf_counter() - start - t_refine - t_rank
         self.converged_ = bool(converged)
         self.params_ = dict(zip(model.param_names, np.asarray(theta, dtype=float).tolist()))
         self._theta_vector = np.asarray(theta, dtype=float)
@@ -565,7 +777,8 @@ class DemographyFitter(BaseEstimator):
 
         start = time.perf_counter()
         self._uncertainty(model, predictor, sfs, counts, blocks, rng)
-        self.fit_time_ = {"emulator": t_emulator, "polish": t_polish,
+        self.fit_time_ = {"emulator": t_emulator, "ranking": t_rank, "refine": t_refine,
+                          "polish": t_polish,
                           "uncertainty": time.perf_counter() - start}
         self._physical_units(model)
         return self
@@ -599,28 +812,11 @@ class DemographyFitter(BaseEstimator):
         self._counts, self._blocks = counts, blocks
         if self.uncertainty is None:
             return
-        _, transform, mapper, module = self._loglik_fn(model, predictor, sfs)
+        _, transform, spectrum = self._loglik_fn(model, predictor, sfs, self._correction)
         u_hat = torch.as_tensor(model.transform(self._theta_vector), dtype=torch.float64)
-        # Expected Fisher information of the multinomial, N sum_j grad p_j grad p_j^T / p_j:
-        # first derivatives only (autograd through the emulator), positive semi-definite by
-        # construction; the observed Hessian would amplify the emulator's small errors.
-        shape = tuple(sfs.shape)
-        base = corner_mask(shape)
-        if sfs.folded:
-            base = fold_mask(base)
-        include = torch.as_tensor(~(base | np.ma.getmaskarray(sfs)))
-
-        def probs(u):
-            spec = module(mapper(transform.theta_from_u(u[None])))[0]
-            if sfs.folded:
-                spec = fold(spec, ndim=len(shape))
-            values = spec[include]
-            return values / values.sum()
-
-        p_hat = probs(u_hat).detach()
-        jac = torch.autograd.functional.jacobian(probs, u_hat)
-        n_sites = float(np.ma.sum(sfs))
-        info = (n_sites * jac.T @ (jac / p_hat[:, None])).numpy()
+        # the expected (not the observed) information: the Hessian would amplify the
+        # emulator's small errors
+        info = _fisher_information(spectrum, transform, sfs, u_hat)
         try:
             h_inv = np.linalg.inv(info)
         except np.linalg.LinAlgError:
@@ -633,7 +829,7 @@ class DemographyFitter(BaseEstimator):
             boot = self._bootstrap_spectra(sfs, counts, blocks, rng)
             u = u_hat.clone().requires_grad_(True)
             mask = np.ma.getmaskarray(sfs)
-            ll = multinomial_loglik(module(mapper(transform.theta_from_u(u[None]))), boot,
+            ll = multinomial_loglik(spectrum(transform.theta_from_u(u[None])), boot,
                                     mask=mask, folded=bool(sfs.folded))
             scores = torch.stack([torch.autograd.grad(ll[b], u, retain_graph=True)[0]
                                   for b in range(len(boot))]).numpy()
@@ -746,23 +942,17 @@ class DemographyFitter(BaseEstimator):
         finally:
             self.n_bootstrap = saved
         model, predictor, sfs = self.model_, self._predictor(), self.observed_sfs_
-        _, transform, mapper, module = self._loglik_fn(model, predictor, sfs)
+        _, transform, spectrum = self._loglik_fn(model, predictor, sfs, self._correction)
         mask = np.ma.getmaskarray(sfs)
         z0 = transform.z_from_theta(self._theta_vector[None])
         z = z0.repeat(len(boot), 1).clone().requires_grad_(True)
-        opt = torch.optim.LBFGS([z], lr=1.0, max_iter=self.max_iter,
-                                line_search_fn="strong_wolfe", tolerance_grad=1e-6,
-                                tolerance_change=1e-9, history_size=20)
 
-        def closure():
-            opt.zero_grad()
+        def objective():
             theta = transform.theta_from_u(transform.u_from_z(z))
-            loss = -multinomial_loglik(module(mapper(theta)), boot, mask=mask,
+            return -multinomial_loglik(spectrum(theta), boot, mask=mask,
                                        folded=bool(sfs.folded)).sum()
-            loss.backward()
-            return loss
 
-        opt.step(closure)
+        _lbfgs(objective, z, self.max_iter)
         return transform.theta_from_u(transform.u_from_z(z.detach())).numpy()
 
     def sample_posterior(self, n_samples=1000, *, method="nuts", temper=None,
@@ -829,7 +1019,7 @@ class DemographyFitter(BaseEstimator):
             raise ImportError("sample_posterior needs pyro-ppl: pip install "
                               "'sfsestimators[bayes]'") from exc
         model, predictor, sfs = self.model_, self._predictor(), self.observed_sfs_
-        loglik_u, transform, _, _ = self._loglik_fn(model, predictor, sfs)
+        loglik_u, transform, _ = self._loglik_fn(model, predictor, sfs, self._correction)
         span = torch.log(transform.hi - transform.lo)
 
         def potential(params):
@@ -868,7 +1058,7 @@ class DemographyFitter(BaseEstimator):
     def _smc_posterior(self, n_samples, n_particles, n_moves, weight, random_state):
         """Sequential Monte Carlo from the prior to the (tempered) posterior, batched."""
         model, predictor, sfs = self.model_, self._predictor(), self.observed_sfs_
-        loglik_u, transform, _, _ = self._loglik_fn(model, predictor, sfs)
+        loglik_u, transform, _ = self._loglik_fn(model, predictor, sfs, self._correction)
         rng = check_random_state(random_state)
         lo, hi = transform.lo.numpy(), transform.hi.numpy()
         n = max(int(n_particles), int(n_samples))
@@ -987,7 +1177,8 @@ class DemographyFitter(BaseEstimator):
             f"theta = 4 N_ref mu L: {self.theta_:.4g}"
             + (f"; N_ref = {self.N_ref_:.4g}" if self.N_ref_ else ""),
             f"log-likelihood: {self.log_likelihood_:.3f} "
-            f"({'exact, moments' if self.polish else 'emulator'}); emulator optimum "
+            f"({'exact, moments' if self.polish or self.refine else 'emulator'}); emulator "
+            "optimum "
             f"{self.log_likelihood_emulator_:.3f}",
             f"converged: {self.converged_}, iterations: {self.n_iter_}, time: "
             + ", ".join(f"{k} {v:.2f} s" for k, v in self.fit_time_.items()),

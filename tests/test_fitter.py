@@ -107,6 +107,32 @@ def test_posterior_by_smc_agrees_with_nuts_and_tempering_widens_it(emulator, obs
         fitter.sample_posterior(10, method="smc", temper=2)
 
 
+def test_refinement_corrects_the_emulator_near_the_fit(emulator, observed):
+    model = PiecewiseConstant(1)
+    refined = _fitter(emulator, model=model, polish=None, refine=24, n_jobs=2).fit(observed)
+    info = refined.refinement_
+    assert info["n_evaluations"] == 25 and info["n_failed"] == 0 and info["quadratic"]
+    # exact all the way: the refined optimum is no worse than the best start's, and as good
+    # as the sequential Nelder-Mead polish of the exact likelihood
+    assert refined.log_likelihood_ >= refined.log_likelihood_emulator_start_exact_
+    assert refined.log_likelihood_ == pytest.approx(
+        moments.Inference.ll_multinom(model.expected_sfs(list(refined.params_.values()), [N]),
+                                      observed), abs=1e-6)
+    polished = _fitter(emulator, model=model, uncertainty=None).fit(observed)
+    assert refined.log_likelihood_ >= polished.log_likelihood_ - 0.05
+    # the corrected emulator is closer to moments than the plain one at the fit
+    theta = torch.as_tensor(refined._theta_vector[None])
+    exact = model.expected_sfs(refined._theta_vector, [N]).data[1:-1]
+    errors = []
+    for correction in (None, refined._correction):
+        _, _, spectrum = refined._loglik_fn(model, emulator, observed, correction)
+        emu = spectrum(theta).detach().numpy()[0][1:-1]
+        errors.append(np.abs(emu / exact - 1).max())
+    assert errors[1] < 0.25 * errors[0]
+    assert refined.fit_time_["refine"] > 0 and "refine" in repr(refined.get_params())
+    assert pickle.loads(pickle.dumps(refined)).log_likelihood_ == refined.log_likelihood_
+
+
 def test_log_prior_transformed_is_the_sampling_density():
     model = PiecewiseConstant(2)
     draws = model.transform(model.sample_prior(20000, random_state=0))
@@ -172,6 +198,8 @@ def test_bad_input_is_a_clear_error(emulator, observed):
         clone(fit).set_params(model=PiecewiseConstant(4)).fit(observed)
     with pytest.raises(ValueError, match="n_starts is 0"):
         clone(fit).set_params(n_starts=0).fit(observed)
+    with pytest.raises(ValueError, match="refine is -1"):
+        clone(fit).set_params(refine=-1).fit(observed)
 
 
 def test_pickle_clone_and_physical_units(emulator, observed):

@@ -16,10 +16,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_int_params
-from .teacher import evaluate_teacher
 from .io import as_spectrum
 from .likelihood import corner_mask, fold, fold_mask, multinomial_loglik, optimal_theta
 from .models import DemographicModel, PiecewiseConstant
+from .teacher import evaluate_teacher
 
 __all__ = ["DemographyFitter"]
 

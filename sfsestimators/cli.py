@@ -68,6 +68,7 @@ def _fit(args):
     fitter = DemographyFitter(
         model=model, n_starts=args.n_starts, polish=None if args.no_polish else "moments",
         uncertainty=args.uncertainty, folded=True if args.folded else None,
+        refine=args.refine, n_jobs=args.n_jobs,
         mutation_rate=mutation_rate, sequence_length=length,
         generation_time=args.generation_time, random_state=args.seed, verbose=args.verbose,
     )
@@ -104,6 +105,9 @@ def build_parser():
     f.add_argument("--folded", action="store_true", help="fold the data")
     f.add_argument("--n-starts", type=int, default=16)
     f.add_argument("--no-polish", action="store_true", help="skip the exact moments polish")
+    f.add_argument("--refine", type=int, default=0,
+                   help="teacher evaluations of a local correction of the emulator (0: none)")
+    f.add_argument("--n-jobs", type=int, default=None, help="joblib workers for the teacher")
     f.add_argument("--uncertainty", choices=["fim", "godambe"], default="fim")
     f.add_argument("--mutation-rate", type=float, default=None)
     f.add_argument("--sequence-length", type=float, default=None)

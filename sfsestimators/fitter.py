@@ -1183,6 +1183,11 @@ class DemographyFitter(BaseEstimator):
             f"converged: {self.converged_}, iterations: {self.n_iter_}, time: "
             + ", ".join(f"{k} {v:.2f} s" for k, v in self.fit_time_.items()),
         ]
+        if self.refinement_:
+            r = self.refinement_
+            lines.append(f"refinement: {r['n_evaluations']} teacher evaluations "
+                         f"({r['n_failed']} failed), {'quadratic' if r['quadratic'] else 'linear'}"
+                         f" correction, exact log-likelihood {r['loglik_refined']:.3f}")
         if len(self.selection_) > 1:
             lines.append("model selection (AIC, emulator likelihood):")
             for row in self.selection_:

@@ -20,9 +20,11 @@ def test_fit_command_on_a_file(capsys, tmp_path):
 
     write_sfs(TwoEpoch().expected_sfs([0.3, 0.1], [16]) * 3000, tmp_path / "obs.fs")
     code = main(["fit", str(tmp_path / "obs.fs"), "--n-epochs", "1", "--n-starts", "4",
-                 "--mutation-rate", "1e-8", "--sequence-length", "1e6"])
+                 "--mutation-rate", "1e-8", "--sequence-length", "1e6", "--refine", "12",
+                 "--n-jobs", "2"])
     out = capsys.readouterr().out
     assert code == 0
+    assert "refinement: 13 teacher evaluations (0 failed), quadratic" in out
     assert "DemographyFitter: PiecewiseConstant()" in out  # sklearn's repr hides n_epochs=1
     assert "N_ref" in out and "nu1" in out and "T1" in out
 

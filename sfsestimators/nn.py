@@ -133,6 +133,22 @@ class SFSEmulatorModule(nn.Module):
         batch, r = out.shape[0], self.rank
         parts = torch.split(out.reshape(batch, r, -1), [1, *self.sfs_shape], dim=-1)
         log_w = torch.log_softmax(parts[0][..., 0], dim=-1)  # (batch, r)
+        if not self.training:
+            # the same tensor by products and one batched matmul over the ranks, each factor
+            # shifted by its maximum: no (batch, rank, entries) logsumexp
+            logs = [torch.log_softmax(logits, dim=-1) for logits in parts[1:]]
+            shift = [lf.amax(dim=-1, keepdim=True) for lf in logs]
+            log_scale = log_w + sum(m[..., 0] for m in shift)  # (batch, r)
+            top = log_scale.amax(dim=-1, keepdim=True)
+            factors = [torch.exp(lf - m) for lf, m in zip(logs, shift)]
+            prod = torch.exp(log_scale - top)[..., None] * factors[0]
+            for f in factors[1:-1]:
+                prod = (prod[..., None] * f[:, :, None, :]).reshape(batch, r, -1)
+            joint = (torch.bmm(prod.transpose(1, 2), factors[-1]) if len(factors) > 1
+                     else prod.sum(dim=1))
+            tiny = torch.finfo(joint.dtype).tiny
+            joint = torch.log(joint.reshape(batch, -1).clamp_min(tiny))[:, self.index]
+            return joint - torch.logsumexp(joint, dim=-1, keepdim=True)
         total = log_w.reshape((batch, r) + (1,) * len(self.sfs_shape))
         for axis, logits in enumerate(parts[1:]):
             shape = [batch, r] + [1] * len(self.sfs_shape)

@@ -62,6 +62,16 @@ def test_cp_head_is_a_normalised_mixture_of_products():
     p = torch.exp(one._cp_log_shape(one.shape_head(one.trunk(torch.randn(1, 3))))).reshape(shape)
     outer = torch.einsum("i,j,k->ijk", p.sum((1, 2)), p.sum((0, 2)), p.sum((0, 1)))
     np.testing.assert_allclose(p.detach().numpy(), outer.detach().numpy(), rtol=1e-5)
+    # inference evaluates the same tensor by products and a matmul over the ranks
+    for k_shape in [(5, 6, 4), (7, 3), (9,)]:
+        inc = np.ones(k_shape, dtype=bool)
+        inc.reshape(-1)[[0, -1]] = False
+        m = SFSEmulatorModule(3, int(inc.sum()), (16,), head="cp", rank=4, sfs_shape=k_shape,
+                              included=inc.reshape(-1).tolist()).double()
+        out = m.shape_head(m.trunk(torch.randn(3, 3, dtype=torch.float64))) * 4
+        slow = m._cp_log_shape(out)
+        fast = m.eval()._cp_log_shape(out)
+        np.testing.assert_allclose(fast.detach().numpy(), slow.detach().numpy(), atol=1e-10)
     with pytest.raises(ValueError, match="head is 'tucker'"):
         SFSEmulatorModule(3, 10, (16,), head="tucker")
 

@@ -135,9 +135,9 @@ class _LocalCorrection:
     The corrected spectrum is ``emulator(u) * exp(c(u))``.
     """
 
-    def __init__(self, center, chol, radius, coef, quadratic):
+    def __init__(self, center, chol_inv, radius, coef, quadratic):
         self.center = torch.as_tensor(center, dtype=torch.float64)
-        self.chol_inv = torch.as_tensor(np.linalg.inv(chol), dtype=torch.float64)
+        self.chol_inv = torch.as_tensor(chol_inv, dtype=torch.float64)
         self.radius = torch.as_tensor(radius, dtype=torch.float64)
         self.coef = torch.as_tensor(coef, dtype=torch.float64)  # (n_features, *spectrum)
         self.quadratic = quadratic
@@ -158,6 +158,13 @@ class _LocalCorrection:
         phi = self.features(w, self.quadratic)
         return (phi @ self.coef.reshape(len(self.coef), -1)).reshape(
             (len(u),) + tuple(self.coef.shape[1:]))
+
+
+def _corrected(spectrum, transform, correction):
+    """``theta -> spectrum(theta) * exp(correction(u))``, or ``spectrum`` itself."""
+    if correction is None:
+        return spectrum
+    return lambda theta: spectrum(theta) * torch.exp(correction(transform.u_from_theta(theta)))
 
 
 def _lbfgs(objective, z, max_iter):
@@ -235,11 +242,12 @@ class DemographyFitter(BaseEstimator):
         Most exact evaluations of the polish.
     refine : int, default=0
         Teacher evaluations spent on a local correction of the emulator before the polish
-        (0: none). They are drawn around the emulator's optimum in two rounds (from the
-        inverse Fisher information, 3 then 1.5 standard deviations wide) and evaluated in
-        parallel (``n_jobs``); the log-ratio teacher / emulator of every entry is fitted as
-        a quadratic in the parameters (linear below ``2 (1 + p + p (p + 1) / 2)``
-        evaluations) and the fit moves to the optimum of the corrected likelihood. Unlike
+        (0: none). They are drawn around the emulator's optimum in three rounds (from the
+        inverse Fisher information, 3, 2 and 1 standard deviations wide) and evaluated in
+        parallel (``n_jobs``); after each round the log-ratio teacher / emulator of every
+        entry is fitted as a quadratic in the parameters (linear below
+        ``2 (1 + p + p (p + 1) / 2)`` evaluations; weighted towards the round's centre) and
+        the fit moves to the optimum of the corrected likelihood. Unlike
         the sequential polish, the cost is ``refine / n_jobs`` teacher times; the corrected
         emulator also serves the uncertainty, :meth:`bootstrap_refit` and
         :meth:`sample_posterior` (near the fit; the correction is clamped to the design's
@@ -309,8 +317,8 @@ class DemographyFitter(BaseEstimator):
         refinement, the polish and the uncertainty.
     refinement_ : dict or None
         With ``refine > 0``: teacher evaluations made and failed (with reasons), whether the
-        correction was quadratic, the best exact log-likelihood among each round's design
-        points, and the exact log-likelihood of the refined fit.
+        correction was quadratic, the best exact log-likelihood among the design points so
+        far after each round, and the exact log-likelihood of the refined fit.
 
     Examples
     --------
@@ -506,11 +514,7 @@ class DemographyFitter(BaseEstimator):
         mapper = _input_mapper(model, predictor)
         transform = _Transform(model)
 
-        def spectrum(theta):
-            out = module(mapper(theta))
-            if correction is not None:
-                out = out * torch.exp(correction(transform.u_from_theta(theta)))
-            return out
+        spectrum = _corrected(lambda theta: module(mapper(theta)), transform, correction)
 
         def loglik_u(u):
             return multinomial_loglik(spectrum(transform.theta_from_u(u)), sfs)
@@ -573,21 +577,20 @@ class DemographyFitter(BaseEstimator):
 
     def _refine(self, model, predictor, sfs, theta, rng):
         """Learn a local correction of the emulator from ``refine`` teacher spectra around
-        ``theta`` (two rounds, evaluated in parallel), re-optimising after each round.
+        ``theta`` (three rounds, evaluated in parallel), re-optimising after each round.
 
         Round r draws its points from N(u_c, (s_r)^2 I^-1) in the fitter's parameter space
-        (u_c the current optimum, I the Fisher information there, s = 3 then 1.5; the first
+        (u_c the current optimum, I the Fisher information there, s = 3, 2, 1; the first
         point is u_c itself), fits the log-ratio teacher / emulator of every entry as a
         quadratic (linear when there are too few points) in the whitened parameters, and
         moves u_c to the optimum of the corrected likelihood. Returns the best parameters
         by the EXACT likelihood (the refined optimum, or a design point if one is better)
         and that likelihood.
         """
-        transform = _Transform(model)
+        _, transform, plain = self._loglik_fn(model, predictor, sfs)  # one emulator copy
         lo, hi = transform.lo.numpy(), transform.hi.numpy()
         d = model.n_params
         quadratic = self.refine >= 2 * (1 + d + d * (d + 1) // 2)
-        _, _, plain = self._loglik_fn(model, predictor, sfs)
         u_c = np.clip(model.transform(theta), lo, hi)
         design, residuals, exact_ll = [], [], []
         n_failed, reasons, history = 0, {}, []
@@ -597,7 +600,7 @@ class DemographyFitter(BaseEstimator):
         for n_round, scale in zip(sizes, scales):
             if n_round == 0:
                 continue
-            _, _, spectrum = self._loglik_fn(model, predictor, sfs, correction)
+            spectrum = _corrected(plain, transform, correction)
             info = _fisher_information(spectrum, transform, sfs, u_c)
             # design covariance: the inverse information, its variances kept within
             # [1e-4^2, (span / 4)^2] so flat or sharp directions still get sensible steps
@@ -628,7 +631,8 @@ class DemographyFitter(BaseEstimator):
                 break
             # the correction, in the coordinates of this round's design
             U = np.asarray(design)
-            w = (U - u_c) @ np.linalg.inv(chol).T
+            chol_inv = np.linalg.inv(chol)
+            w = (U - u_c) @ chol_inv.T
             phi = _LocalCorrection.features(torch.as_tensor(w), quadratic).numpy()
             R = np.asarray(residuals).reshape(len(U), -1)
             # weighted towards this round's centre: earlier, wider rounds only inform
@@ -636,12 +640,13 @@ class DemographyFitter(BaseEstimator):
             gram = phi.T @ (weight[:, None] * phi)
             coef = np.linalg.solve(gram + 1e-8 * np.trace(gram) / len(gram)
                                    * np.eye(len(gram)), phi.T @ (weight[:, None] * R))
-            correction = _LocalCorrection(u_c, chol, np.abs(w).max(axis=0), coef.reshape(
+            correction = _LocalCorrection(u_c, chol_inv, np.abs(w).max(axis=0), coef.reshape(
                 (len(coef),) + residuals[0].shape), quadratic)
-            loglik_u, _, _ = self._loglik_fn(model, predictor, sfs, correction)
+            spectrum = _corrected(plain, transform, correction)
             z = transform.z_from_theta(model.inverse_transform(u_c)[None]).clone()
             z.requires_grad_(True)
-            _lbfgs(lambda z=z, f=loglik_u: -f(transform.u_from_z(z)).sum(), z, self.max_iter)
+            _lbfgs(lambda z=z, f=spectrum: -multinomial_loglik(
+                f(transform.theta_from_u(transform.u_from_z(z))), sfs).sum(), z, self.max_iter)
             u_c = transform.u_from_z(z.detach())[0].numpy()
             history.append(float(np.max(exact_ll)))
         theta_new = model.inverse_transform(u_c)

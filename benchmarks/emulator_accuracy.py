@@ -201,9 +201,8 @@ def multipop(args):
                 fitter = DemographyFitter(est, model=model, random_state=0, polish=None,
                                           uncertainty=None, refine=args.refine,
                                           n_jobs=-1).fit(observed)
-            _, _, corrected = fitter._loglik_fn(model, est, observed, fitter._correction)
             with torch.no_grad():
-                ll_c = multinomial_loglik(corrected(torch.as_tensor(points)), observed)
+                ll_c = fitter.likelihood_surface().loglik(torch.as_tensor(points))
             refined.append((head, np.abs(ll_c.numpy() - ll_exact), fitter,
                             time.perf_counter() - t0))
     target = "< 2 %, < 5 %" if len(sizes) == 2 else "< 3 %"
@@ -223,8 +222,7 @@ def multipop(args):
     print(f"|dLL|: {data_name} at the published optimum and 10 perturbations (exact LL "
           f"{ll_exact[0]:.3f} at the optimum, published {published_ll:.3f})")
     for head, d_ll, fitter, t in refined:
-        inside = np.all(np.abs(fitter._correction.whiten(model.transform(points)).numpy())
-                        <= fitter._correction.radius.numpy(), axis=1)
+        inside = fitter.correction_.contains(model.transform(points))
         print(f"{head} + local correction from DemographyFitter(refine={args.refine}) on "
               f"{data_name} ({t:.0f} s): max|dLL| {d_ll.max():.2f}, median {np.median(d_ll):.2f}"
               f"; at the {inside.sum()} of 11 points inside the refinement's design box: max "

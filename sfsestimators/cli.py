@@ -53,7 +53,7 @@ def _demo_spectrum(seed):
 
 
 def _fit(args):
-    from .fitter import DemographyFitter
+    from .inference import DemographyFitter
     from .io import read_sfs, sfs_from_vcf
 
     mutation_rate, length = args.mutation_rate, args.sequence_length

@@ -15,11 +15,12 @@ from skorch import NeuralNetRegressor
 from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.dataset import ValidSplit
 
+from ._scales import to_log_scale
 from ._validation import check_int_params
-from .likelihood import project
 from .metrics import mean_relative_error
 from .models import graph_layout_size
 from .nn import SFSEmulatorModule, SpectrumLoss, SpectrumModule
+from .spectrum import project
 
 __all__ = ["NeuralSFSRegressor"]
 
@@ -398,7 +399,7 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
             self._param_std = np.ones(theta.shape[1])
         else:
             self.param_log_ = self._param_log(theta, model)
-            z = np.where(self.param_log_, np.log(np.where(self.param_log_, theta, 1.0)), theta)
+            z = to_log_scale(theta, self.param_log_)
             self._param_mean = z.mean(axis=0)
             std = z.std(axis=0)
             self._param_std = np.where(std > 0, std, 1.0)

@@ -12,7 +12,7 @@ import warnings
 import moments
 import numpy as np
 
-from .likelihood import projection_matrix
+from .spectrum import projection_matrix
 
 __all__ = [
     "read_sfs",

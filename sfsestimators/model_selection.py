@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import ParameterSampler, check_cv
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.validation import check_is_fitted, indexable
 
 from ._validation import check_int_params
@@ -37,7 +37,15 @@ def _train_member(estimators, X, y, splits, epochs, scorer):
 
 
 def _take(a, idx):
-    return a[idx] if a is not None else None
+    """Rows ``idx`` (positions) of ``a``: arrays, sparse matrices, DataFrames and Series."""
+    return _safe_indexing(a, idx) if a is not None else None
+
+
+def _as_indexable(a):
+    """Lists become arrays; arrays, sparse matrices and DataFrames/Series stay as they are."""
+    if a is None or hasattr(a, "shape") or hasattr(a, "iloc"):
+        return a
+    return np.asarray(a)
 
 
 class PopulationBasedSearchCV(MetaEstimatorMixin, BaseEstimator):
@@ -218,8 +226,7 @@ class PopulationBasedSearchCV(MetaEstimatorMixin, BaseEstimator):
         mutable = self._check()
         rng = check_random_state(self.random_state)
         X, y, groups = indexable(X, y, groups)
-        X = np.asarray(X) if not hasattr(X, "iloc") else X
-        y = np.asarray(y) if y is not None else None
+        X, y = _as_indexable(X), _as_indexable(y)
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = list(cv.split(X, y, groups))
         scorer = check_scoring(self.estimator, scoring=self.scoring)
@@ -297,7 +304,7 @@ class PopulationBasedSearchCV(MetaEstimatorMixin, BaseEstimator):
                 est.set_params(random_state=best["estimators"][0].get_params()["random_state"])
             for params in self.best_schedule_:
                 est.set_params(**params)
-                _train_member([est], X, y, [(np.arange(len(X)), np.arange(0))],
+                _train_member([est], X, y, [(np.arange(X.shape[0]), np.arange(0))],
                               self.epochs_per_generation, lambda *a: np.nan)
             self.best_estimator_ = est
         elif self.refit == "best_member":

@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .likelihood import projection_matrix
+from ._scales import to_log_scale
+from .spectrum import projection_matrix
 
 __all__ = ["SFSEmulatorModule", "PopulationGraphEncoder", "SpectrumModule", "SpectrumLoss",
            "ACTIVATIONS"]
@@ -106,10 +107,7 @@ class SFSEmulatorModule(nn.Module):
     def encode(self, theta):
         """Natural-unit parameters -> standardised network inputs."""
         theta = theta.to(self.param_mean.dtype)
-        # the log branch sees 1 where it is not taken: a log of a negative input would make
-        # NaN gradients through torch.where even where the branch is discarded
-        safe = torch.where(self.log_params, theta, torch.ones_like(theta)).clamp_min(1e-30)
-        z = torch.where(self.log_params, torch.log(safe), theta)
+        z = to_log_scale(theta, self.log_params, floor=1e-30)
         return (z - self.param_mean) / self.param_std
 
     def forward(self, theta):

@@ -85,11 +85,11 @@ def test_posterior_by_smc_agrees_with_nuts_and_tempering_widens_it(emulator, obs
     pytest.importorskip("pyro")
     fitter = _fitter(emulator, model=PiecewiseConstant(1), polish=None,
                      uncertainty="godambe", n_bootstrap=50).fit(observed)
-    smc = fitter.sample_posterior(1000, method="smc", n_particles=1000, random_state=0)
+    smc, diag = fitter.sample_posterior(1000, method="smc", n_particles=1000, random_state=0,
+                                        return_diagnostics=True)
     model = fitter.model_
     assert smc.shape == (1000, 2)
     assert np.all(smc >= model.lower_bound) and np.all(smc <= model.upper_bound)
-    diag = fitter.posterior_diagnostics_
     assert diag["n_temperatures"] >= 2 and 0.05 < diag["acceptance"] < 0.9
     nuts = fitter.sample_posterior(300, warmup_steps=150, random_state=0)
     for j in range(2):  # same posterior: medians agree to a fraction of its width
@@ -99,8 +99,11 @@ def test_posterior_by_smc_agrees_with_nuts_and_tempering_widens_it(emulator, obs
                                    random_state=0)
     assert np.std(np.log(wide), axis=0).min() > 1.5 * np.std(np.log(smc), axis=0).max() or \
         np.all(np.std(np.log(wide), axis=0) > 1.5 * np.std(np.log(smc), axis=0))
-    w = fitter._temper_weight("godambe")
-    assert 0 < w <= 1
+    _, tempered = fitter.sample_posterior(200, method="smc", n_particles=200,
+                                          temper="godambe", random_state=0,
+                                          return_diagnostics=True)
+    assert 0 < tempered["weight"] < 1 and diag["weight"] == 1.0
+    assert not hasattr(fitter, "posterior_diagnostics_")  # sampling leaves the fit alone
     with pytest.raises(ValueError, match="method is 'mh'"):
         fitter.sample_posterior(10, method="mh")
     with pytest.raises(ValueError, match="temper is 2"):
@@ -121,15 +124,19 @@ def test_refinement_corrects_the_emulator_near_the_fit(emulator, observed):
     polished = _fitter(emulator, model=model, uncertainty=None).fit(observed)
     assert refined.log_likelihood_ >= polished.log_likelihood_ - 0.05
     # the corrected emulator is closer to moments than the plain one at the fit
-    theta = torch.as_tensor(refined._theta_vector[None])
-    exact = model.expected_sfs(refined._theta_vector, [N]).data[1:-1]
+    params = list(refined.params_.values())
+    theta = torch.as_tensor([params], dtype=torch.float64)
+    exact = model.expected_sfs(params, [N]).data[1:-1]
+    surface = refined.likelihood_surface()
     errors = []
-    for correction in (None, refined._correction):
-        _, _, spectrum = refined._loglik_fn(model, emulator, observed, correction)
-        emu = spectrum(theta).detach().numpy()[0][1:-1]
+    for correction in (None, refined.correction_):
+        emu = surface.with_correction(correction).spectrum(theta).detach().numpy()[0][1:-1]
         errors.append(np.abs(emu / exact - 1).max())
     assert errors[1] < 0.25 * errors[0]
-    assert refined.fit_time_["refine"] > 0 and "refine" in repr(refined.get_params())
+    assert refined.correction_.contains(model.transform(np.array([params]))).all()
+    # every teacher call is counted: the starts' ranking, the design and the refined optimum
+    assert refined.n_exact_evaluations_ == refined.n_starts + 25
+    assert refined.fit_time_["refine"] > 0
     assert pickle.loads(pickle.dumps(refined)).log_likelihood_ == refined.log_likelihood_
 
 

@@ -99,3 +99,33 @@ def test_bad_arguments(data):
         _search(population_size=1).fit(theta, y)
     with pytest.raises(ValueError, match="does not have"):
         _search(param_distributions={"nonsense": [1]}).fit(theta, y)
+
+
+def test_pandas_inputs_split_by_position_like_numpy():
+    """A DataFrame/Series with a non-default index gives the search of the numpy arrays."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=120)
+    # labels that are not positions: label-based row selection would pick other rows
+    index = pd.Index(np.arange(120)[::-1] * 7)
+    X_df = pd.DataFrame(X, columns=["a", "b", "c"], index=index)
+    y_series = pd.Series(y, index=index)
+
+    def search():
+        return PopulationBasedSearchCV(
+            SGDRegressor(random_state=0), {"eta0": [1e-4, 1e-3, 1e-2], "alpha": [1e-6, 1e-4]},
+            population_size=4, n_generations=3, epochs_per_generation=2, cv=3, random_state=0,
+        )
+
+    on_numpy = search().fit(X, y)
+    on_pandas = search().fit(X_df, y_series)
+    # equal up to rounding (a DataFrame's rows are laid out column-major in memory)
+    for key in ["mean_test_score"] + [f"split{k}_test_score" for k in range(3)]:
+        np.testing.assert_allclose(on_pandas.cv_results_[key], on_numpy.cv_results_[key],
+                                   rtol=1e-12, err_msg=key)
+    assert on_pandas.lineage_ == on_numpy.lineage_
+    assert on_pandas.best_params_ == on_numpy.best_params_
+    np.testing.assert_allclose(on_pandas.best_estimator_.coef_, on_numpy.best_estimator_.coef_,
+                               rtol=1e-12)
+    np.testing.assert_allclose(on_pandas.predict(X_df), on_numpy.predict(X), rtol=1e-12)

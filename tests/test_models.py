@@ -217,8 +217,25 @@ def test_custom_models_from_demes_or_moments():
     b = by_moments.expected_sfs([3.0, 0.2], [10])
     np.testing.assert_allclose(a, b, rtol=1e-3)
     assert clone(by_graph).get_params()["param_names"] == ["nu", "T"]
-    assert by_graph.scales == by_graph.scales  # shadowed constructor argument
+    # ``scales`` is the constructor argument (None: sklearn's get_params/clone see what was
+    # passed); the effective scales come from the parameter table: log where the lower bound
+    # is positive, linear where it is 0, unless given explicitly
+    assert by_graph.scales is None and clone(by_graph).get_params()["scales"] is None
     assert list(by_graph.log_scaled) == [True, True]
+    with_zero = CustomModel(["nu", "T"], [1e-2, 0.0], [100, 5], graph_function=_growth_graph)
+    assert list(with_zero.log_scaled) == [True, False]
+    np.testing.assert_allclose(with_zero.transform([4.0, 0.5]), [np.log(4.0), 0.5])
+    explicit = CustomModel(["nu", "T"], [1e-2, 1e-3], [100, 5], scales=["linear", "log"],
+                           graph_function=_growth_graph)
+    assert explicit.scales == ["linear", "log"]
+    assert clone(explicit).get_params()["scales"] == ["linear", "log"]
+    assert list(explicit.log_scaled) == [False, True]
+    np.testing.assert_allclose(explicit.inverse_transform(explicit.transform([4.0, 0.5])),
+                               [4.0, 0.5])
+    np.testing.assert_allclose(explicit.transform([4.0, 0.5]), [4.0, np.log(0.5)])
+    with pytest.raises(ValueError, match="scales contains 'exp'"):
+        _ = CustomModel(["nu"], [1e-2], [100], scales=["exp"],
+                        graph_function=_growth_graph).log_scaled
     with pytest.raises(NotImplementedError, match="graph_function"):
         by_moments.to_demes([3.0, 0.2])
     with pytest.raises(ValueError, match="'T'.*outside"):

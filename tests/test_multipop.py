@@ -86,7 +86,14 @@ def test_cp_head_has_fewer_weights_and_learns(teacher, dense):
     pred = cp.predict(teacher.theta[:3]).reshape(3, N + 1, N + 1)
     assert np.all(pred[:, 0, 0] == 0) and np.all(pred[:, -1, -1] == 0)  # corners masked
     assert np.all(pred[:, 1:-1, 1:-1] > 0)
-    assert "cp" in repr(cp.get_params()["head"])
+    # a rank-2 CP head predicts a mixture of two products: without the rows of the two
+    # masked corners, each predicted (N+1) x (N+1) spectrum is a matrix of rank <= 2; the
+    # dense head's is not
+    for head, est in [("cp", cp), ("dense", dense)]:
+        rows = est.predict(teacher.theta[:3]).reshape(3, N + 1, N + 1)[:, 1:-1, :]
+        sv = np.linalg.svd(rows, compute_uv=False)
+        ratio = sv[:, 2] / sv[:, 0]
+        assert np.all(ratio < 1e-5) if head == "cp" else np.all(ratio > 1e-3), (head, ratio)
 
 
 @pytest.mark.parametrize("which", ["dense", "graph"])
@@ -100,9 +107,16 @@ def test_projection_and_marginals_consistent(teacher, dense, graph_emulator, whi
         np.testing.assert_allclose(s.data, f.project([4, 4]).data, rtol=1e-5, atol=1e-10)
         np.testing.assert_allclose(t.detach().numpy(), f.project([4, 3]).data, rtol=1e-5,
                                    atol=1e-10)
-        # the marginal of the joint prediction is the 1-pop spectrum of its projection
-        np.testing.assert_allclose(f.marginalize([1]).data[1:-1],
-                                   np.ma.filled(f.marginalize([1]), 0)[1:-1], rtol=1e-12)
+        # the marginals of the projected predictions (sfsestimators' projection, in numpy
+        # and in torch) are the 1-population projections of the full prediction's marginals
+        # (moments' marginalize and 1-D project); interior entries hold no masked corner
+        for axis, (n_s, n_t) in enumerate([(4, 4), (4, 3)]):
+            other = 1 - axis
+            full_marginal = f.marginalize([other])
+            np.testing.assert_allclose(s.marginalize([other]).data[1:-1],
+                                       full_marginal.project([n_s]).data[1:-1], rtol=1e-5)
+            np.testing.assert_allclose(t.detach().numpy().sum(axis=other)[1:-1],
+                                       full_marginal.project([n_t]).data[1:-1], rtol=1e-5)
 
 
 def _split_graph_yaml(first):

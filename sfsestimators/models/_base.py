@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from ..likelihood import project
+from ..spectrum import project
 
 __all__ = ["DemographicModel", "CustomModel"]
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from ._base import DemographicModel, _epochs_builder
+from ._bounds import MIGRATION_BOUNDS, MULTI_POP_SIZE_BOUNDS, TIME_BOUNDS
 
 __all__ = ["SplitMigration", "IsolationMigration", "YRI_CEU", "OutOfAfrica3"]
-
-SIZE_BOUNDS = (1e-2, 100.0)
-TIME_BOUNDS = (1e-4, 5.0)
-MIGRATION_BOUNDS = (0.0, 10.0)
 
 
 def _migrate(b, N_ref, rate, *, demes=None, source=None, dest=None):
@@ -52,8 +49,8 @@ class SplitMigration(DemographicModel):
 
     def _parameter_table(self):
         return [
-            ("nu1", *SIZE_BOUNDS, "log"),
-            ("nu2", *SIZE_BOUNDS, "log"),
+            ("nu1", *MULTI_POP_SIZE_BOUNDS, "log"),
+            ("nu2", *MULTI_POP_SIZE_BOUNDS, "log"),
             ("T", *TIME_BOUNDS, "log"),
             ("m", *MIGRATION_BOUNDS, "linear"),
         ]
@@ -93,8 +90,8 @@ class IsolationMigration(DemographicModel):
     def _parameter_table(self):
         return [
             ("s", 0.01, 0.99, "linear"),
-            ("nu1", *SIZE_BOUNDS, "log"),
-            ("nu2", *SIZE_BOUNDS, "log"),
+            ("nu1", *MULTI_POP_SIZE_BOUNDS, "log"),
+            ("nu2", *MULTI_POP_SIZE_BOUNDS, "log"),
             ("T", *TIME_BOUNDS, "log"),
             ("m12", *MIGRATION_BOUNDS, "linear"),
             ("m21", *MIGRATION_BOUNDS, "linear"),
@@ -139,9 +136,9 @@ class YRI_CEU(DemographicModel):  # noqa: N801 (the name of the published model)
 
     def _parameter_table(self):
         return [
-            ("nu1F", *SIZE_BOUNDS, "log"),
-            ("nu2B", *SIZE_BOUNDS, "log"),
-            ("nu2F", *SIZE_BOUNDS, "log"),
+            ("nu1F", *MULTI_POP_SIZE_BOUNDS, "log"),
+            ("nu2B", *MULTI_POP_SIZE_BOUNDS, "log"),
+            ("nu2F", *MULTI_POP_SIZE_BOUNDS, "log"),
             ("m", *MIGRATION_BOUNDS, "linear"),
             ("Tp", *TIME_BOUNDS, "log"),
             ("T", *TIME_BOUNDS, "log"),
@@ -199,7 +196,7 @@ class OutOfAfrica3(DemographicModel):
         migrations = ["mAfB", "mAfEu", "mAfAs", "mEuAs"]
         times = ["TAf", "TB", "TEuAs"]
         return (
-            [(name, *SIZE_BOUNDS, "log") for name in sizes]
+            [(name, *MULTI_POP_SIZE_BOUNDS, "log") for name in sizes]
             + [(name, *MIGRATION_BOUNDS, "linear") for name in migrations]
             + [(name, *TIME_BOUNDS, "log") for name in times]
         )

@@ -8,11 +8,9 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ._base import DemographicModel, _check_count, _epochs_builder
+from ._bounds import ONE_POP_SIZE_BOUNDS, TIME_BOUNDS
 
 __all__ = ["PiecewiseConstant", "TwoEpoch", "ThreeEpoch", "Bottlegrowth"]
-
-SIZE_BOUNDS = (1e-3, 100.0)
-TIME_BOUNDS = (1e-4, 5.0)
 
 
 def _one_deme(N_ref, epochs):
@@ -81,7 +79,7 @@ class PiecewiseConstant(DemographicModel):
 
     def _parameter_table(self):
         k = self._k()
-        sizes = [(f"nu{i + 1}", *SIZE_BOUNDS, "log") for i in range(k)]
+        sizes = [(f"nu{i + 1}", *ONE_POP_SIZE_BOUNDS, "log") for i in range(k)]
         times = [(f"T{i + 1}", *TIME_BOUNDS, "log") for i in range(k)]
         return sizes + times
 
@@ -181,7 +179,7 @@ class TwoEpoch(DemographicModel):
         self.bounds = bounds
 
     def _parameter_table(self):
-        return [("nu", *SIZE_BOUNDS, "log"), ("T", *TIME_BOUNDS, "log")]
+        return [("nu", *ONE_POP_SIZE_BOUNDS, "log"), ("T", *TIME_BOUNDS, "log")]
 
     def _graph(self, p, N_ref):
         size = N_ref * p["nu"]
@@ -208,8 +206,8 @@ class ThreeEpoch(DemographicModel):
 
     def _parameter_table(self):
         return [
-            ("nuB", *SIZE_BOUNDS, "log"),
-            ("nuF", *SIZE_BOUNDS, "log"),
+            ("nuB", *ONE_POP_SIZE_BOUNDS, "log"),
+            ("nuF", *ONE_POP_SIZE_BOUNDS, "log"),
             ("TB", *TIME_BOUNDS, "log"),
             ("TF", *TIME_BOUNDS, "log"),
         ]
@@ -243,8 +241,8 @@ class Bottlegrowth(DemographicModel):
 
     def _parameter_table(self):
         return [
-            ("nuB", *SIZE_BOUNDS, "log"),
-            ("nuF", *SIZE_BOUNDS, "log"),
+            ("nuB", *ONE_POP_SIZE_BOUNDS, "log"),
+            ("nuF", *ONE_POP_SIZE_BOUNDS, "log"),
             ("T", *TIME_BOUNDS, "log"),
         ]
 

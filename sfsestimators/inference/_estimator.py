@@ -1,0 +1,700 @@
+"""``DemographyFitter``: maximum-likelihood demography through the emulator, confirmed exactly.
+
+A thin estimator over the parts of the :mod:`sfsestimators.inference` package: the emulator's
+:class:`LikelihoodSurface` (built once per candidate model), the batched :func:`multistart`
+optimiser, the exact teacher (:class:`ExactLikelihood`: ranking, :func:`polish`,
+:func:`refine`), :func:`uncertainty` and the posterior samplers.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import moments
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from .._validation import check_int_params
+from ..io import as_spectrum
+from ..likelihood import optimal_theta
+from ..models import DemographicModel, PiecewiseConstant
+from ._exact import ExactLikelihood, polish
+from ._optimize import multistart, refit_batch
+from ._posterior import nuts_posterior, smc_posterior, temper_weight
+from ._refine import refine
+from ._surface import LikelihoodSurface, ParameterTransform, input_mapper
+from ._uncertainty import Uncertainty, bootstrap_spectra, uncertainty
+from ._units import physical_history
+
+__all__ = ["DemographyFitter"]
+
+_Z_LIMIT = 6.0  # |z| beyond this: within 0.25 % of a bound (sigmoid(6) = 0.9975)
+
+
+class DemographyFitter(BaseEstimator):
+    """Fit a demographic model to an observed SFS through a neural emulator.
+
+    All starts are optimised together, as one batch, through the differentiable emulator
+    (:meth:`NeuralSFSRegressor.as_torch`), in an unconstrained transform of the prior bounds;
+    theta is fitted analytically (multinomial likelihood). The best optimum is then *polished*
+    with the exact teacher (moments), so the reported likelihood never rests on the emulator
+    alone.
+
+    With no arguments it uses the shipped emulator of the one-population piecewise-constant
+    family (1 to 6 epochs, any sample size 4 <= n <= 100, folded or unfolded) and chooses the
+    number of epochs by AIC.
+
+    Parameters
+    ----------
+    predictor : NeuralSFSRegressor, default=None
+        A fitted emulator; default: the shipped one
+        (:func:`sfsestimators.pretrained.load_default`). It is treated as frozen: ``clone``
+        (and so every sklearn search) shares it instead of refitting it.
+    model : DemographicModel, default=None
+        The family to fit; default: ``PiecewiseConstant`` with 1..``max_epochs_auto`` epochs,
+        chosen by AIC. ``set_params(model__n_epochs=k)`` on a fitter without a model fixes
+        ``PiecewiseConstant(n_epochs=k)`` (so ``GridSearchCV`` can search it).
+    n_starts : int, default=16
+        Starting points drawn from the model's prior, optimised as one batch.
+    optimizer : {"lbfgs", "adam"}, default="lbfgs"
+        Optimiser of the batched emulator likelihood.
+    max_iter : int, default=200
+        Iterations of that optimiser.
+    max_epochs_auto : int, default=6
+        Largest number of epochs tried when ``model`` is None.
+    polish : {"moments", None}, default="moments"
+        Refine the best optimum with the exact likelihood (moments, Nelder-Mead in the
+        log-parameter space) or not.
+    polish_maxfev : int, default=300
+        Most exact evaluations of the polish.
+    refine : int, default=0
+        Teacher evaluations spent on a local correction of the emulator before the polish
+        (0: none). They are drawn around the emulator's optimum in three rounds (from the
+        inverse Fisher information, 3, 2 and 1 standard deviations wide) and evaluated in
+        parallel (``n_jobs``); after each round the log-ratio teacher / emulator of every
+        entry is fitted as a quadratic in the parameters (linear below
+        ``2 (1 + p + p (p + 1) / 2)`` evaluations; weighted towards the round's centre) and
+        the fit moves to the optimum of the corrected likelihood. Unlike
+        the sequential polish, the cost is ``refine / n_jobs`` teacher times; the corrected
+        emulator also serves the uncertainty, :meth:`bootstrap_refit` and
+        :meth:`sample_posterior` (near the fit; the correction is clamped to the design's
+        range). See ``refinement_``.
+    n_jobs : int, default=None
+        joblib workers for the teacher evaluations (the exact ranking of the starts and the
+        refinement); honours ``joblib.parallel_config`` (e.g. a Dask cluster).
+    uncertainty : {"fim", "godambe", None}, default="fim"
+        Standard errors from the Fisher information of the multinomial likelihood,
+        ``N sum_j grad p_j grad p_j^T / p_j`` with the gradients by autograd through the
+        emulator (first derivatives only: robust to the emulator's small errors, positive
+        semi-definite), or the Godambe information (that sensitivity and the variance of the
+        score over ``n_bootstrap`` bootstrap spectra: Poisson resamples, or genomic blocks
+        when per-site data and ``blocks`` are given; for linked sites).
+    n_bootstrap : int, default=100
+        Bootstrap spectra for ``uncertainty="godambe"``.
+    sample_sizes : sequence of int, default=None
+        Haploid sample sizes of per-site input (rows = sites, columns = derived counts).
+    folded : bool, default=None
+        Treat the data as folded; default: a Spectrum's own flag, else unfolded.
+    mutation_rate, sequence_length : float, default=None
+        Per-generation per-bp mutation rate and the (effective) length; with both,
+        ``N_ref = theta / (4 mu L)`` and ``graph_`` is in physical units.
+    generation_time : float, default=None
+        Years per generation; with it ``graph_`` is in years.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the starting points and bootstrap.
+    verbose : int, default=0
+        Print progress when > 0.
+
+    Attributes
+    ----------
+    model_ : DemographicModel
+        The fitted (or selected) model.
+    params_ : dict
+        Maximum-likelihood parameters.
+    theta_ : float
+        The fitted population-scaled mutation rate ``4 N_ref mu L``.
+    log_likelihood_ : float
+        Multinomial log-likelihood, exact (moments) when polished.
+    log_likelihood_emulator_ : float
+        The emulator's log-likelihood at its own optimum.
+    starts_loglik_, starts_loglik_exact_ : ndarray of shape (n_starts,)
+        The emulator's and (when polished or refined; else None) the exact log-likelihood
+        at every start's emulator optimum; the polish starts from the exactly-best one.
+    n_exact_evaluations_ : int
+        Teacher (moments) evaluations made by the fit: ranking, refinement and polish.
+    covariance_, covariance_fim_ : ndarray of shape (n_params, n_params)
+        Covariance of the (log-)parameters by the chosen method, and by the Fisher
+        information alone.
+    stderr_, conf_int_ : dict
+        Standard errors and 95 % intervals per parameter (log-scaled parameters: intervals
+        on the log scale, standard errors by the delta method).
+    expected_sfs_ : moments.Spectrum
+        The fitted expected spectrum, scaled by ``theta_`` (exact when polished).
+    graph_ : demes.Graph
+        The fitted history (physical units when ``mutation_rate`` and ``sequence_length``
+        are given, else a nominal ``N_ref = 1e4`` generations and individuals).
+    ne_history_ : list of dict
+        One-population models: the size history as epochs (start/end time, start/end size).
+    selection_ : list of dict
+        Per candidate model: parameters, emulator log-likelihood and AIC.
+    n_iter_ : int
+        Optimiser iterations.
+    converged_ : bool
+        Whether the best start's gradient vanished (and the polish converged).
+    fit_time_ : dict
+        Seconds spent in the emulator optimisation, the exact ranking of the starts, the
+        refinement, the polish and the uncertainty.
+    refinement_ : dict or None
+        With ``refine > 0``: teacher evaluations made and failed (with reasons), whether the
+        correction was quadratic, the best exact log-likelihood among the design points so
+        far after each round, and the exact log-likelihood of the refined fit.
+    correction_ : LocalCorrection or None
+        The refinement's correction of the emulator near the fit
+        (:meth:`likelihood_surface` applies it).
+
+    See Also
+    --------
+    LikelihoodSurface : the emulator's likelihood of the data (:meth:`likelihood_surface`).
+    NeuralSFSRegressor : the emulator.
+
+    Examples
+    --------
+    >>> from sfsestimators import DemographyFitter, NeuralSFSRegressor, TwoEpoch
+    >>> from sfsestimators import generate_teacher_data
+    >>> theta, sfs, _ = generate_teacher_data(TwoEpoch(), 200, [12], random_state=0)
+    >>> emulator = NeuralSFSRegressor((32, 32), max_epochs=20, random_state=0)
+    >>> emulator = emulator.fit(theta, sfs, model=TwoEpoch())
+    >>> observed = TwoEpoch().expected_sfs([0.5, 0.1], [12]) * 2000
+    >>> fitter = DemographyFitter(emulator, TwoEpoch(), n_starts=4, polish=None,
+    ...                           random_state=0).fit(observed)
+    >>> sorted(fitter.params_)
+    ['T', 'nu']
+    """
+
+    def __init__(
+        self,
+        predictor=None,
+        model=None,
+        *,
+        n_starts=16,
+        optimizer="lbfgs",
+        max_iter=200,
+        max_epochs_auto=6,
+        polish="moments",
+        polish_maxfev=300,
+        refine=0,
+        uncertainty="fim",
+        n_bootstrap=100,
+        sample_sizes=None,
+        folded=None,
+        mutation_rate=None,
+        sequence_length=None,
+        generation_time=None,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.predictor = predictor
+        self.model = model
+        self.n_starts = n_starts
+        self.optimizer = optimizer
+        self.max_iter = max_iter
+        self.max_epochs_auto = max_epochs_auto
+        self.polish = polish
+        self.polish_maxfev = polish_maxfev
+        self.refine = refine
+        self.uncertainty = uncertainty
+        self.n_bootstrap = n_bootstrap
+        self.sample_sizes = sample_sizes
+        self.folded = folded
+        self.mutation_rate = mutation_rate
+        self.sequence_length = sequence_length
+        self.generation_time = generation_time
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_clone__(self):
+        # The predictor is a trained, frozen component (like sklearn's FrozenEstimator):
+        # clones share it; every other parameter is cloned as usual.
+        params = self.get_params(deep=False)
+        predictor = params.pop("predictor")
+        return type(self)(predictor=predictor,
+                          **{k: clone(v, safe=False) for k, v in params.items()})
+
+    def set_params(self, **params):
+        # model__* on a fitter without a model fixes a PiecewiseConstant (the default family)
+        if self.model is None and any(k.startswith("model__") for k in params):
+            self.model = PiecewiseConstant()
+        return super().set_params(**params)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False
+        tags.input_tags.two_d_array = False  # spectra, paths or per-site counts
+        tags.non_deterministic = False
+        return tags
+
+    # -- data ---------------------------------------------------------------------------------
+    def _n_populations(self):
+        return self.model.n_populations if self.model is not None else 1
+
+    def _is_per_site(self, X):
+        return (
+            isinstance(X, np.ndarray) and not isinstance(X, np.ma.MaskedArray)
+            and X.ndim == 2 and X.shape[1] == self._n_populations()
+            and (self._n_populations() == 1 or self.sample_sizes is not None)
+        )
+
+    def _per_site(self, X):
+        """Validate per-site derived counts; return them as an int array."""
+        sizes = self.sample_sizes
+        if sizes is None:
+            raise ValueError(
+                f"X has shape {X.shape}: per-site derived-allele counts (rows = sites), which "
+                "need sample_sizes; pass sample_sizes=[n, ...] to DemographyFitter."
+            )
+        sizes = np.atleast_1d(np.asarray(sizes, dtype=int))
+        counts = np.asarray(X, dtype=float)
+        if not np.all(np.isfinite(counts)) or np.any(counts != np.round(counts)):
+            raise ValueError("X holds NaN or non-integer derived-allele counts; expected "
+                             "integers per site.")
+        counts = counts.astype(int)
+        if np.any(counts < 0) or np.any(counts > sizes):
+            raise ValueError(
+                f"X holds derived-allele counts outside [0, sample_sizes={sizes.tolist()}]."
+            )
+        mono = np.all(counts == 0, axis=1) | np.all(counts == sizes, axis=1)
+        if mono.any():
+            raise ValueError(
+                f"X holds {int(mono.sum())} monomorphic sites (all ancestral or all derived); "
+                "expected segregating sites only."
+            )
+        return counts, sizes
+
+    def _spectrum(self, X):
+        """The observed spectrum (moments.Spectrum) and the per-site counts (or None)."""
+        counts = None
+        if self._is_per_site(X):
+            counts, sizes = self._per_site(X)
+            fs = np.zeros(tuple(sizes + 1))
+            np.add.at(fs, tuple(counts.T), 1.0)
+            sfs = moments.Spectrum(fs, mask_corners=True)
+            if self.folded:
+                sfs = sfs.fold()
+        else:
+            if (isinstance(X, np.ndarray) and not isinstance(X, np.ma.MaskedArray)
+                    and X.ndim == 2 and self._n_populations() == 1):
+                raise ValueError(
+                    f"X has shape {X.shape}; expected a 1-D spectrum or per-site counts of "
+                    "shape (n_sites, 1) for a one-population model."
+                )
+            sfs = as_spectrum(X, name="observed_sfs")
+            if self.folded and not sfs.folded:
+                sfs = sfs.fold()
+        if sfs.ndim != self._n_populations():
+            raise ValueError(
+                f"observed_sfs has {sfs.ndim} population(s), but model "
+                f"{self.model!r} has {self._n_populations()}; pass model= a "
+                f"{sfs.ndim}-population family (e.g. SplitMigration() for 2) and an emulator "
+                "trained on it (predictor=)."
+            )
+        if np.ma.sum(sfs) <= 0:
+            raise ValueError("observed_sfs holds no segregating sites; expected counts > 0.")
+        return sfs, counts
+
+    # -- fitting ------------------------------------------------------------------------------
+    def _check_params(self):
+        check_int_params(self, ("n_starts", "max_iter", "n_bootstrap", "polish_maxfev",
+                                "max_epochs_auto"))
+        if isinstance(self.refine, bool) or not isinstance(self.refine, (int, np.integer)) or (
+                self.refine < 0):
+            raise ValueError(f"refine is {self.refine!r}; expected an integer >= 0 (teacher "
+                             "evaluations; 0 for none).")
+        if self.optimizer not in ("lbfgs", "adam"):
+            raise ValueError(f"optimizer is {self.optimizer!r}; expected 'lbfgs' or 'adam'.")
+        if self.polish not in ("moments", None):
+            raise ValueError(f"polish is {self.polish!r}; expected 'moments' or None.")
+        if self.uncertainty not in ("fim", "godambe", None):
+            raise ValueError(
+                f"uncertainty is {self.uncertainty!r}; expected 'fim', 'godambe' or None."
+            )
+        if self.model is not None and not isinstance(self.model, DemographicModel):
+            raise TypeError(f"model is {type(self.model).__name__}; expected a "
+                            "DemographicModel.")
+
+    def _predictor(self):
+        if self.predictor is not None:
+            check_is_fitted(self.predictor)
+            return self.predictor
+        from ..pretrained import load_default
+
+        return load_default()
+
+    def _candidates(self, predictor):
+        if self.model is not None:
+            return [self.model]
+        if not isinstance(predictor.model_, PiecewiseConstant):
+            raise ValueError(
+                f"model=None selects among PiecewiseConstant models, but the predictor "
+                f"was trained on {predictor.model_!r}; pass model=."
+            )
+        served = predictor.model_.n_epochs
+        return [PiecewiseConstant(n_epochs=k)
+                for k in range(1, min(self.max_epochs_auto, served) + 1)]
+
+    def _reset(self):
+        """Forget every fitted attribute of a previous fit (the sklearn contract)."""
+        for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+            delattr(self, key)
+        for key in ("_counts", "_blocks"):
+            self.__dict__.pop(key, None)
+
+    def fit(self, X, y=None, *, blocks=None):
+        """Fit the model to an observed spectrum.
+
+        Parameters
+        ----------
+        X : moments.Spectrum, array-like, path, or per-site counts
+            The observed SFS (a Spectrum, an array of counts, or a ``.fs`` path), or per-site
+            derived-allele counts of shape (n_sites, n_populations) with ``sample_sizes``.
+        y : None
+            Ignored.
+        blocks : array-like of shape (n_sites,), default=None
+            Genomic block of each site (per-site input), for the Godambe block bootstrap.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        self._reset()
+        start = time.perf_counter()
+        rng = check_random_state(self.random_state)
+        sfs, counts = self._spectrum(X)
+        predictor = self._predictor()
+        results = []
+        for model in self._candidates(predictor):
+            surface = LikelihoodSurface(model, predictor, sfs)
+            res = multistart(surface, model.sample_prior(self.n_starts, random_state=rng),
+                             optimizer=self.optimizer, max_iter=self.max_iter)
+            results.append((2 * model.n_params - 2 * res.loglik, model, surface, res))
+            if self.verbose:
+                print(f"{model!r}: emulator log-likelihood {res.loglik:.3f}, "
+                      f"AIC {results[-1][0]:.2f}")
+        _, model, surface, best = min(results, key=lambda r: r[0])
+        times = {"emulator": time.perf_counter() - start}
+
+        theta, converged = best.theta, best.grad_norm < 1e-2
+        exact = ExactLikelihood(model, sfs, n_jobs=self.n_jobs)
+        starts_exact = start_exact = report = None
+        if self.polish == "moments" or self.refine:
+            # rank every start's emulator optimum by the EXACT likelihood (n_starts moments
+            # evaluations, in parallel) and go on from the best: the emulator's own ranking
+            # can be fooled by its errors where the data are large
+            start = time.perf_counter()
+            starts_exact = exact.evaluate(best.all_theta)[0]
+            pick = int(np.argmax(starts_exact))
+            theta, ll = best.all_theta[pick], float(starts_exact[pick])
+            start_exact = ll
+            times["ranking"] = time.perf_counter() - start
+            start = time.perf_counter()
+            if self.refine:
+                report = refine(surface, exact, theta, self.refine, rng,
+                                max_iter=self.max_iter)
+                if report.n_failed:
+                    warnings.warn(f"{report.n_failed} of {self.refine} teacher evaluations of "
+                                  f"the refinement failed ({report.failures}); they were left "
+                                  "out.", stacklevel=2)
+                if report.loglik >= ll:
+                    theta, ll = report.theta, report.loglik
+            times["refine"] = time.perf_counter() - start
+            start = time.perf_counter()
+            if self.polish == "moments":
+                polished = polish(exact, theta, maxfev=self.polish_maxfev)
+                if polished.loglik >= ll:
+                    theta, ll = polished.theta, polished.loglik
+                converged = converged or polished.success
+            expected = exact.spectrum(theta)
+        else:
+            start = time.perf_counter()
+            ll = best.loglik
+            expected = predictor.predict_spectrum(
+                input_mapper(model, predictor)(torch.as_tensor(theta[None])).numpy(),
+                sample_sizes=[int(s) for s in sfs.sample_sizes],
+            )[0]
+        times["polish"] = time.perf_counter() - start
+        theta = np.asarray(theta, dtype=float)
+        correction = report.correction if report is not None else None
+        self._warn_bounds(model, predictor, theta)
+
+        start = time.perf_counter()
+        if self.uncertainty is None:
+            unc = Uncertainty.empty(model.param_names)
+        else:
+            boot = None
+            if self.uncertainty == "godambe":
+                boot = bootstrap_spectra(sfs, self.n_bootstrap, rng, counts=counts,
+                                         blocks=blocks, sample_sizes=self.sample_sizes)
+            unc = uncertainty(surface.with_correction(correction), theta,
+                              method=self.uncertainty, boot=boot)
+        times["uncertainty"] = time.perf_counter() - start
+        theta_scale = float(optimal_theta(expected, sfs))
+        history = physical_history(model, theta, theta_scale,
+                                   mutation_rate=self.mutation_rate,
+                                   sequence_length=self.sequence_length,
+                                   generation_time=self.generation_time)
+
+        # -- the fitted state, set in one place -------------------------------------------
+        self.model_ = model
+        self.selection_ = [
+            {"model": repr(m), "n_params": m.n_params, "log_likelihood_emulator": r.loglik,
+             "aic": aic} for aic, m, _, r in results]
+        self.params_ = dict(zip(model.param_names, theta.tolist()))
+        self.theta_ = theta_scale
+        self.log_likelihood_ = float(ll)
+        self.log_likelihood_emulator_ = best.loglik
+        self.starts_loglik_ = best.all_loglik
+        self.starts_loglik_exact_ = starts_exact
+        self.log_likelihood_emulator_start_exact_ = start_exact
+        self.n_iter_ = best.n_iter
+        self.converged_ = bool(converged)
+        self.n_exact_evaluations_ = exact.n_evaluations
+        self.refinement_ = None if report is None else {
+            "n_evaluations": report.n_evaluations, "n_failed": report.n_failed,
+            "failures": report.failures, "quadratic": report.quadratic,
+            "best_design_loglik": report.best_design_loglik, "loglik_refined": report.loglik}
+        self.correction_ = correction
+        self.expected_sfs_ = expected * theta_scale
+        self.observed_sfs_ = sfs
+        self.covariance_, self.covariance_fim_ = unc.covariance, unc.covariance_fim
+        self.stderr_, self.conf_int_ = unc.stderr, unc.conf_int
+        self.N_ref_, self.graph_ = history.N_ref, history.graph
+        self.ne_history_ = history.ne_history
+        self.fit_time_ = times
+        self._counts, self._blocks = counts, blocks
+        return self
+
+    def _warn_bounds(self, model, predictor, theta):
+        z = ParameterTransform(model).z_from_theta(theta[None])[0].numpy()
+        for name, value, zi, lo, hi in zip(model.param_names, theta, z, model.lower_bound,
+                                           model.upper_bound):
+            if abs(zi) > _Z_LIMIT:
+                warnings.warn(
+                    f"Parameter {name!r} = {value:.4g} sits on its prior "
+                    f"{'upper' if zi > 0 else 'lower'} bound [{lo:g}, {hi:g}]; the optimum may "
+                    "lie outside the bounds.", stacklevel=3,
+                )
+        inputs = input_mapper(model, predictor)(torch.as_tensor(theta[None])).numpy()[0]
+        outside = (inputs < predictor.param_min_ * (1 - 1e-9)) | (
+            inputs > predictor.param_max_ * (1 + 1e-9))
+        if outside.any():
+            warnings.warn(
+                f"The optimum lies outside the emulator's training domain in input(s) "
+                f"{np.flatnonzero(outside).tolist()}; the emulator's likelihood there is an "
+                "extrapolation.", stacklevel=3,
+            )
+
+    # -- the fitted surface and what uses it ---------------------------------------------------
+    def _theta(self):
+        return np.array(list(self.params_.values()), dtype=float)
+
+    def likelihood_surface(self):
+        """The emulator's likelihood surface of the fitted data and model, with the local
+        correction of a refined fit (``correction_``) applied.
+
+        Returns
+        -------
+        LikelihoodSurface
+            ``spectrum(theta)``, ``loglik(theta)``, ``fisher_information(u)``, batched torch.
+        """
+        check_is_fitted(self)
+        surface = LikelihoodSurface(self.model_, self._predictor(), self.observed_sfs_)
+        return surface.with_correction(self.correction_)
+
+    def bootstrap_refit(self, n_bootstrap=None, *, random_state=None):
+        """Refit the model to bootstrap replicates of the data, all as one emulator batch.
+
+        Replicates are genomic-block resamples when per-site data and ``blocks`` were given
+        to :meth:`fit`, else Poisson resamples of the spectrum. Every replicate starts at the
+        fitted parameters; there is no exact polish.
+
+        Parameters
+        ----------
+        n_bootstrap : int, default=None
+            Number of replicates; default ``self.n_bootstrap``.
+        random_state : int, RandomState instance or None, default=None
+
+        Returns
+        -------
+        params : ndarray of shape (n_bootstrap, n_params)
+            The refitted parameters; percentiles of each column give bootstrap intervals.
+        """
+        check_is_fitted(self)
+        n = self.n_bootstrap if n_bootstrap is None else n_bootstrap
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n_bootstrap is {n!r}; expected an integer >= 1.")
+        boot = bootstrap_spectra(self.observed_sfs_, int(n), check_random_state(random_state),
+                                 counts=self._counts, blocks=self._blocks,
+                                 sample_sizes=self.sample_sizes)
+        return refit_batch(self.likelihood_surface(), self._theta(), boot,
+                           max_iter=self.max_iter)
+
+    def sample_posterior(self, n_samples=1000, *, method="nuts", temper=None,
+                         warmup_steps=500, n_particles=2000, n_moves=10,
+                         random_state=None, progress=False, return_diagnostics=False):
+        """Draw from the posterior through the emulator (NUTS, or sequential Monte Carlo).
+
+        The prior is the model's own (:meth:`DemographicModel.log_prior_transformed`: uniform
+        between the bounds on each parameter's scale unless the family says otherwise,
+        truncated to the bounds); the likelihood is the emulator's multinomial one (theta
+        profiled out, with a refined fit's local correction), optionally raised to a power
+        ``w`` ("tempered").
+
+        ``method="nuts"`` runs pyro's NUTS in the unconstrained space of the fitter, started at
+        the maximum-likelihood estimate (needs the ``bayes`` extra, ``pyro-ppl``).
+        ``method="smc"`` runs sequential Monte Carlo: ``n_particles`` prior draws are carried
+        to the posterior through adaptively chosen likelihood temperatures (each keeping an
+        effective sample size of half the particles), with ``n_moves`` random-walk Metropolis
+        moves per temperature, every step ONE emulator batch. It reaches every mode of a
+        weakly identified model, which NUTS started at one mode does not.
+
+        Linked sites make the composite likelihood over-confident. ``temper="godambe"`` uses
+        ``w = p / tr(H^-1 J)`` (Ribatet, Cooley & Davison 2012; H the Fisher information, J
+        the variance of the score from the bootstrap of a fit with
+        ``uncertainty="godambe"``), so the posterior's curvature matches the Godambe
+        (sandwich) variance on average. A float sets ``w`` directly.
+
+        Parameters
+        ----------
+        n_samples : int, default=1000
+            Posterior draws kept.
+        method : {"nuts", "smc"}, default="nuts"
+            Sampler.
+        temper : None, "godambe" or float, default=None
+            Power of the likelihood (None: 1).
+        warmup_steps : int, default=500
+            NUTS adaptation steps (discarded).
+        n_particles : int, default=2000
+            SMC particles (at least ``n_samples``).
+        n_moves : int, default=10
+            SMC Metropolis moves per temperature.
+        random_state : int or None, default=None
+            Seed of the sampler's random numbers, local to this call.
+        progress : bool, default=False
+            pyro's progress bar.
+        return_diagnostics : bool, default=False
+            Also return the sampler's diagnostics (SMC: number of temperatures, acceptance,
+            fraction of distinct particles; both: the likelihood's power ``weight``).
+
+        Returns
+        -------
+        samples : ndarray of shape (n_samples, n_params)
+            Parameters in natural units, columns in the order of ``model_.param_names``.
+        diagnostics : dict
+            Only with ``return_diagnostics=True``.
+        """
+        check_is_fitted(self)
+        if method not in ("nuts", "smc"):
+            raise ValueError(f"method is {method!r}; expected 'nuts' or 'smc'.")
+        if temper == "godambe" and self.uncertainty != "godambe":
+            raise ValueError("temper='godambe' needs a fit with uncertainty='godambe'.")
+        weight = temper_weight(temper, self.covariance_, self.covariance_fim_)
+        surface = self.likelihood_surface()
+        if method == "smc":
+            draws, diagnostics = smc_posterior(surface, n_samples, n_particles=n_particles,
+                                               n_moves=n_moves, weight=weight,
+                                               random_state=random_state)
+        else:
+            draws, diagnostics = nuts_posterior(surface, self._theta(), n_samples,
+                                                weight=weight, warmup_steps=warmup_steps,
+                                                random_state=random_state, progress=progress)
+        return (draws, diagnostics) if return_diagnostics else draws
+
+    # -- using the fit -------------------------------------------------------------------------
+    def _site_log_probs(self, X):
+        check_is_fitted(self)
+        sfs, counts = self._spectrum(X)
+        expected = self.expected_sfs_
+        if sfs.folded and not expected.folded:
+            expected = expected.fold()
+        if expected.shape != sfs.shape:
+            raise ValueError(
+                f"X has sample sizes {list(sfs.sample_sizes)}, but the fit was made at "
+                f"{list(expected.sample_sizes)}."
+            )
+        include = ~(np.ma.getmaskarray(expected) | np.ma.getmaskarray(sfs))
+        p = np.where(include, np.ma.filled(expected, 0.0), 0.0)
+        p = p / p.sum()
+        with np.errstate(divide="ignore"):
+            logp = np.where(include & (p > 0), np.log(np.where(p > 0, p, 1.0)), -np.inf)
+        return sfs, counts, logp
+
+    def score_samples(self, X):
+        """Per-site log-probability ``log p_j`` of each site's derived count under the fit.
+
+        ``X`` holds per-site derived-allele counts (rows = sites).
+        """
+        sfs, counts, logp = self._site_log_probs(X)
+        if counts is None:
+            raise ValueError("score_samples needs per-site counts (rows = sites); got a "
+                             "spectrum.")
+        if sfs.folded:
+            sizes = np.asarray(self.sample_sizes)
+            counts = np.where(counts.sum(1, keepdims=True) > sizes.sum() / 2, sizes - counts,
+                              counts)
+        return logp[tuple(counts.T)]
+
+    def score(self, X, y=None):
+        """Composite log-likelihood of the sites, ``sum_j D_j log p_j`` (higher is better).
+
+        For per-site input this is the sum of :meth:`score_samples`; for a spectrum the same
+        quantity computed from its counts, so held-out blocks of sites can be compared.
+        """
+        sfs, _, logp = self._site_log_probs(X)
+        data = np.ma.filled(sfs, 0.0)
+        used = data > 0
+        return float(np.sum(np.where(used, data * np.where(used, logp, 0.0), 0.0)))
+
+    def summary(self):
+        """A readable table of the fit."""
+        check_is_fitted(self)
+        lines = [f"DemographyFitter: {self.model_!r}",
+                 f"{'parameter':<10} {'estimate':>11} {'std. err.':>11} {'95 % interval':>25}"]
+        for name, value in self.params_.items():
+            lo, hi = self.conf_int_[name]
+            lines.append(f"{name:<10} {value:>11.4g} {self.stderr_[name]:>11.3g} "
+                         f"{f'[{lo:.4g}, {hi:.4g}]':>25}")
+        lines += [
+            f"theta = 4 N_ref mu L: {self.theta_:.4g}"
+            + (f"; N_ref = {self.N_ref_:.4g}" if self.N_ref_ else ""),
+            f"log-likelihood: {self.log_likelihood_:.3f} "
+            f"({'exact, moments' if self.polish or self.refine else 'emulator'}); emulator "
+            "optimum "
+            f"{self.log_likelihood_emulator_:.3f}",
+            f"converged: {self.converged_}, iterations: {self.n_iter_}, exact evaluations: "
+            f"{self.n_exact_evaluations_}, time: "
+            + ", ".join(f"{k} {v:.2f} s" for k, v in self.fit_time_.items()),
+        ]
+        if self.refinement_:
+            r = self.refinement_
+            lines.append(f"refinement: {r['n_evaluations']} teacher evaluations "
+                         f"({r['n_failed']} failed), {'quadratic' if r['quadratic'] else 'linear'}"
+                         f" correction, exact log-likelihood {r['loglik_refined']:.3f}")
+        if len(self.selection_) > 1:
+            lines.append("model selection (AIC, emulator likelihood):")
+            for row in self.selection_:
+                lines.append(f"  {row['model']:<32} logL {row['log_likelihood_emulator']:>10.3f}"
+                             f"  AIC {row['aic']:>10.2f}")
+        if self.ne_history_:
+            lines.append("Ne(t), most recent last:")
+            for e in self.ne_history_:
+                lines.append(f"  {e['start_time']:>12.4g} -> {e['end_time']:>10.4g}: "
+                             f"{e['start_size']:.4g}" + (
+                                 f" -> {e['end_size']:.4g}" if e['end_size'] != e['start_size']
+                                 else ""))
+        return "\n".join(lines)

@@ -1,0 +1,107 @@
+"""The exact teacher's likelihood (moments), in parallel, and the sequential polish."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from joblib import Parallel, delayed
+from scipy.optimize import minimize
+
+from ..likelihood import multinomial_loglik
+from ..teacher import evaluate_teacher
+
+__all__ = ["ExactLikelihood", "PolishReport", "polish"]
+
+
+class ExactLikelihood:
+    """The multinomial log-likelihood of ``sfs`` under ``model``'s exact expected spectrum.
+
+    Teacher evaluations never raise: a failed one scores ``-inf`` and its reason is counted
+    in :attr:`failures` (reason -> count), so nothing is lost silently.
+
+    Parameters
+    ----------
+    model : DemographicModel
+    sfs : moments.Spectrum
+    n_jobs : int, default=None
+        joblib workers for :meth:`evaluate`; honours ``joblib.parallel_config``.
+    """
+
+    def __init__(self, model, sfs, *, n_jobs=None):
+        self.model, self.sfs, self.n_jobs = model, sfs, n_jobs
+        self.sizes = [int(s) for s in sfs.sample_sizes]
+        self.n_evaluations = 0
+        self.failures = Counter()
+
+    def _score(self, fs):
+        if fs is None:
+            return -np.inf
+        ll = float(multinomial_loglik(fs, self.sfs))
+        return ll if np.isfinite(ll) else -np.inf
+
+    def evaluate(self, thetas):
+        """Exact log-likelihoods at ``thetas`` (n, p) in parallel (-inf where the teacher
+        failed), the spectra (None where it failed) and the failure reasons."""
+        thetas = np.atleast_2d(thetas)
+        out = Parallel(n_jobs=self.n_jobs)(
+            delayed(evaluate_teacher)(self.model, t, self.sizes) for t in thetas)
+        spectra, reasons = [o[0] for o in out], [o[1] for o in out]
+        self.n_evaluations += len(thetas)
+        self.failures.update(r.split(":")[0] for r in reasons if r)
+        return np.array([self._score(f) for f in spectra]), spectra, reasons
+
+    def __call__(self, theta):
+        """The exact log-likelihood at one parameter vector (sequential)."""
+        fs, reason = evaluate_teacher(self.model, theta, self.sizes)
+        self.n_evaluations += 1
+        if reason:
+            self.failures[reason.split(":")[0]] += 1
+        return self._score(fs)
+
+    def spectrum(self, theta):
+        """The exact expected spectrum (theta = 1) at ``theta``."""
+        return self.model.expected_sfs(theta, self.sizes)
+
+
+@dataclass
+class PolishReport:
+    """What the exact Nelder-Mead polish did.
+
+    Attributes
+    ----------
+    theta : ndarray of shape (n_params,)
+    loglik : float
+        Exact log-likelihood at ``theta``.
+    n_evaluations : int
+        Exact (teacher) evaluations.
+    success : bool
+        Whether Nelder-Mead met its tolerances within ``maxfev``.
+    message : str
+    """
+
+    theta: np.ndarray
+    loglik: float
+    n_evaluations: int
+    success: bool
+    message: str
+
+
+def polish(exact, theta0, *, maxfev=300):
+    """Nelder-Mead on the exact likelihood in the (log-)parameter space, within the bounds."""
+    model = exact.model
+    lo, hi = model.transform(model.lower_bound), model.transform(model.upper_bound)
+    u0 = np.clip(model.transform(theta0), lo, hi)
+
+    def negll(u):
+        return -exact(model.inverse_transform(np.clip(u, lo, hi)))
+
+    step = np.where(u0 + 0.05 < hi, 0.05, -0.05)
+    simplex = np.vstack([u0] + [u0 + step[i] * np.eye(len(u0))[i] for i in range(len(u0))])
+    res = minimize(negll, u0, method="Nelder-Mead", bounds=list(zip(lo, hi)),
+                   options=dict(maxfev=maxfev, xatol=1e-4, fatol=1e-5,
+                                initial_simplex=simplex))
+    return PolishReport(theta=model.inverse_transform(np.clip(res.x, lo, hi)),
+                        loglik=-float(res.fun), n_evaluations=int(res.nfev),
+                        success=bool(res.success), message=str(res.message))

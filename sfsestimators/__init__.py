@@ -10,10 +10,10 @@ The data flow one way: spectra I/O (:mod:`sfsestimators.io`) -> demographic mode
 
 from . import io, likelihood, metrics, model_selection, models, nn, simulate, teacher
 from .emulator import NeuralSFSRegressor
+from .genealogy import GenealogyPrediction, MainspringARGEstimator
 from .inference import DemographyFitter
 from .io import read_sfs, sfs_from_genotypes, sfs_from_tree_sequence, sfs_from_vcf, write_sfs
 from .likelihood import fold, multinomial_loglik, optimal_theta, poisson_loglik, project
-from .mainspring import GenealogyPrediction, MainspringARGEstimator
 from .model_selection import PopulationBasedSearchCV
 from .models import (
     YRI_CEU,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numbers
-import os
 
 import moments
 import numpy as np
@@ -15,6 +14,7 @@ from skorch import NeuralNetRegressor
 from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from skorch.dataset import ValidSplit
 
+from ._persist import load_file, resolve_device, save_file
 from ._scales import to_log_scale
 from ._validation import check_int_params
 from .metrics import mean_relative_error
@@ -23,14 +23,6 @@ from .nn import SFSEmulatorModule, SpectrumLoss, SpectrumModule
 from .spectrum import project
 
 __all__ = ["NeuralSFSRegressor"]
-
-_SAVE_FORMAT = 1
-
-
-def _resolve_device(device):
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 def _as_spectra_array(sfs):
@@ -347,7 +339,7 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
             iterator_train__shuffle=True,
             train_split=train_split,
             callbacks=callbacks,
-            device=_resolve_device(self.device),
+            device=resolve_device(self.device),
             verbose=self.verbose,
         )
 
@@ -371,6 +363,9 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
         -------
         self
         """
+        return self._fit(X, y, model=model, epochs=None)
+
+    def _fit(self, X, y, *, model, epochs):
         sizes = self._validate_hyperparameters()
         theta, y_flat, shape = self._validate_spectra(X, y, reset=True)
         self.sfs_shape_ = shape
@@ -409,8 +404,13 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
         self.net_ = self._build_net(sizes, int(self.included_.sum()), self.device, seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.net_.fit(theta.astype(np.float32), self._targets(y_flat))
-        self._seed = seed
+            if epochs is None:
+                self.net_.fit(theta.astype(np.float32), self._targets(y_flat))
+            else:
+                self.net_.initialize()
+                self.net_.partial_fit(theta.astype(np.float32), self._targets(y_flat),
+                                      epochs=epochs)
+        self._seed, self._n_partial = seed, 0
         self._epoch_offset = 0
         self._applied = {"lr": self.lr, "batch_size": self.batch_size,
                          "optimizer__weight_decay": self.weight_decay}
@@ -425,13 +425,7 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
         new :meth:`fit`.
         """
         if not hasattr(self, "net_"):
-            max_epochs = self.max_epochs
-            try:
-                if epochs is not None:
-                    self.max_epochs = epochs
-                return self.fit(X, y, model=model)
-            finally:
-                self.max_epochs = max_epochs
+            return self._fit(X, y, model=model, epochs=epochs)
         theta, y_flat, _ = self._validate_spectra(X, y, reset=False)
         # push only what set_params changed since the last call, so that the learning-rate
         # scheduler's own reductions survive plain continued training
@@ -441,9 +435,11 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
         if changed:
             self.net_.set_params(**changed)
         self._applied = current
-        self._seed = (self._seed * 1103515245 + 12345) % (2**31)
+        # one independent torch seed per continuation, from the fit's seed
+        self._n_partial = getattr(self, "_n_partial", 0) + 1
+        seed = int(np.random.SeedSequence([self._seed, self._n_partial]).generate_state(1)[0])
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self._seed)
+            torch.manual_seed(seed)
             self.net_.partial_fit(theta.astype(np.float32), self._targets(y_flat),
                                   epochs=epochs or self.max_epochs)
         self._sync()
@@ -535,37 +531,31 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, path):
-        """Write the fitted emulator to ``path`` (a torch file of tensors and plain values)."""
+        """Write the fitted emulator to ``path`` (a weights-only torch file, written
+        atomically; see :meth:`load`)."""
         check_is_fitted(self)
-        params = {k: (v.item() if isinstance(v, np.generic) else v)
-                  for k, v in self.get_params().items()
-                  if k != "random_state" or isinstance(v, (int, np.integer, type(None)))}
-        params["hidden_layer_sizes"] = list(np.atleast_1d(self.hidden_layer_sizes).tolist())
-        torch.save(
-            {
-                "format": _SAVE_FORMAT,
-                "params": params,
-                "sfs_shape": list(self.sfs_shape_),
-                "included": torch.as_tensor(self.included_),
-                "param_log": torch.as_tensor(self.param_log_),
-                "param_mean": torch.as_tensor(self._param_mean),
-                "param_std": torch.as_tensor(self._param_std),
-                "param_min": torch.as_tensor(self.param_min_),
-                "param_max": torch.as_tensor(self.param_max_),
-                "n_epochs": self.n_epochs_,
-                "model": _model_spec(self.model_),
-                "state_dict": {k: v.cpu() for k, v in self.net_.module_.state_dict().items()},
-            },
-            os.fspath(path),
+        save_file(
+            path, self,
+            sfs_shape=list(self.sfs_shape_),
+            included=torch.as_tensor(self.included_),
+            param_log=torch.as_tensor(self.param_log_),
+            param_mean=torch.as_tensor(self._param_mean),
+            param_std=torch.as_tensor(self._param_std),
+            param_min=torch.as_tensor(self.param_min_),
+            param_max=torch.as_tensor(self.param_max_),
+            n_epochs=self.n_epochs_,
+            model=_model_spec(self.model_),
+            state_dict={k: v.cpu() for k, v in self.net_.module_.state_dict().items()},
         )
 
     @classmethod
     def load(cls, path, *, device="auto"):
-        """Read an emulator written by :meth:`save`, onto ``device`` ("auto": CUDA if any)."""
-        ckpt = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
-        if ckpt.get("format") != _SAVE_FORMAT:
-            raise ValueError(f"{path!r} is not a NeuralSFSRegressor file of format "
-                             f"{_SAVE_FORMAT}.")
+        """Read an emulator written by :meth:`save`, onto ``device`` ("auto": CUDA if any).
+
+        Raises a ValueError naming the file when it is not a readable emulator file.
+        """
+        # format 1 (before the shared convention) has the same fields, no identity
+        ckpt = load_file(path, cls, legacy=lambda c: c if "sfs_shape" in c else None)
         params = dict(ckpt["params"])
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
         params["device"] = device
@@ -579,7 +569,7 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
         est.param_max_ = ckpt["param_max"].numpy()
         est.n_features_in_ = len(est.param_log_)
         est.model_ = _model_from_spec(ckpt.get("model"))
-        est._seed = 0
+        est._seed, est._n_partial = 0, 0
         est.net_ = est._build_net(est._validate_hyperparameters(), int(est.included_.sum()),
                                   device, 0)
         est.net_.initialize()

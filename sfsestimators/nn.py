@@ -1,4 +1,4 @@
-"""Torch modules of the SFS emulator.
+"""Torch modules: the SFS emulator and the genealogy network (:class:`PairConvNet`).
 
 The network maps parameters in natural units to a log spectrum over the modelled entries:
 
@@ -19,7 +19,7 @@ from ._scales import to_log_scale
 from .spectrum import projection_matrix
 
 __all__ = ["SFSEmulatorModule", "PopulationGraphEncoder", "SpectrumModule", "SpectrumLoss",
-           "ACTIVATIONS"]
+           "PairConvNet", "ACTIVATIONS"]
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "silu": nn.SiLU, "tanh": nn.Tanh}
 
@@ -287,3 +287,47 @@ class SpectrumLoss(nn.Module):
         p_true = torch.exp(log_true - total_true)
         kl = torch.sum(p_true * ((log_true - total_true) - (log_pred - total_pred)), dim=-1)
         return torch.mean(kl + (total_pred - total_true).squeeze(-1) ** 2)
+
+
+# -- the genealogy network (MainspringARGEstimator) --------------------------------------
+class _Block(nn.Module):
+    def __init__(self, width, kernel_size, dilation):
+        super().__init__()
+        pad = dilation * (kernel_size - 1) // 2
+        self.conv = nn.Conv1d(width, width, kernel_size, padding=pad, dilation=dilation)
+        self.mix = nn.Conv1d(width, width, 1)
+        self.act = nn.GELU()
+
+    def forward(self, h):
+        return h + self.mix(self.act(self.conv(self.act(h))))
+
+
+class PairConvNet(nn.Module):
+    """Dilated residual 1-D convolutions along windows, shared by all pairs.
+
+    Output per pair and window: mean and log standard deviation of ln TMRCA (Gaussian
+    likelihood head, trained with :class:`torch.nn.GaussianNLLLoss`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sfsestimators.nn import PairConvNet
+    >>> mean, log_sd = PairConvNet(width=8, n_blocks=2)(torch.zeros(3, 4, 10))
+    >>> tuple(mean.shape), tuple(log_sd.shape)
+    ((3, 10), (3, 10))
+    """
+
+    def __init__(self, width=32, n_blocks=4, kernel_size=5, n_features=4):
+        super().__init__()
+        self.inp = nn.Conv1d(n_features, width, 1)
+        self.blocks = nn.Sequential(*[_Block(width, kernel_size, 2 ** (i % 5))
+                                      for i in range(n_blocks)])
+        self.out = nn.Conv1d(width, 2, 1)
+
+    def forward(self, x, shift=None):
+        """Mean and log sd of ln TMRCA, each (n_pairs, n_windows); ``shift`` (n_pairs,), the
+        features' offset (:func:`~sfsestimators.genealogy.pair_features`), is added back to
+        the mean."""
+        h = self.out(self.blocks(self.inp(x)))
+        mean = h[:, 0] if shift is None else h[:, 0] + shift.to(h.dtype)[:, None]
+        return mean, h[:, 1].clamp(-5, 3)

@@ -192,8 +192,10 @@ def extract_targets(ts, window_size, *, history=None, time_grid=TIME_GRID):
     return out
 
 
-def _one(seed, n_haplotypes, sequence_length, window_size, mutation_rate, recombination_rate,
-         prior):
+def simulate_item(seed, n_haplotypes, sequence_length, window_size, mutation_rate,
+                  recombination_rate, prior):
+    """One training item: a size history from the prior (``prior`` holds keyword arguments
+    of :func:`sample_size_history`), its simulation and the tskit targets, from ``seed``."""
     rng = np.random.RandomState(seed)
     history = sample_size_history(rng, **prior)
     ts = simulate(history, n_haplotypes, sequence_length, mutation_rate=mutation_rate,
@@ -237,8 +239,8 @@ def simulate_training_set(n, *, n_haplotypes=20, sequence_length=1e6, window_siz
     rng = check_random_state(random_state)
     seeds = rng.randint(1, 2**31 - 1, size=int(n))
     return joblib.Parallel(n_jobs=n_jobs)(
-        joblib.delayed(_one)(int(s), n_haplotypes, sequence_length, window_size, mutation_rate,
-                             recombination_rate, dict(prior or {}))
+        joblib.delayed(simulate_item)(int(s), n_haplotypes, sequence_length, window_size,
+                                      mutation_rate, recombination_rate, dict(prior or {}))
         for s in seeds)
 
 
@@ -278,4 +280,4 @@ class SimulationStream(torch.utils.data.IterableDataset):
         seq = np.random.SeedSequence([self.seed, worker])
         rng = np.random.RandomState(seq.generate_state(1)[0])
         while True:
-            yield _one(int(rng.randint(1, 2**31 - 1)), *self.args)
+            yield simulate_item(int(rng.randint(1, 2**31 - 1)), *self.args)

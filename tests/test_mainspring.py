@@ -25,15 +25,16 @@ def held_out():
 
 
 def test_training_reduces_the_loss(fitted):
-    losses = np.asarray(fitted.loss_history_)
+    losses = np.asarray([b["train_loss"] for row in fitted.history_ for b in row["batches"]])
     assert len(losses) == fitted.n_steps_ == 40
+    assert len(fitted.history_) == -(-40 // fitted.steps_per_epoch)  # a skorch History
     assert losses[-10:].mean() < losses[:5].mean()
     assert "40 steps" in fitted.summary()
 
 
 def test_beats_the_naive_estimate(fitted, held_out):
     """Better than ln((d + 1/2) / (2 mu L)) per window: the network uses its context."""
-    from sfsestimators.mainspring import pair_features
+    from sfsestimators.genealogy import pair_features
 
     naive = []
     for ts in held_out:
@@ -93,7 +94,7 @@ def test_bad_input_errors(fitted, held_out):
     with pytest.raises(ValueError, match="not sorted"):
         fitted.predict((g, held_out[0].tables.sites.position[::-1]))
     few = MainspringARGEstimator(max_haplotypes=6)
-    few.module_ = fitted.module_
+    few.net_ = fitted.net_
     with pytest.raises(ValueError, match="at most max_haplotypes=6"):
         few.predict(held_out[0])
     with pytest.raises(ValueError, match="n_haplotypes is 7"):
@@ -116,7 +117,7 @@ def test_sklearn_contract_clone_pickle_partial_fit(fitted, held_out):
                                random_state=5).fit()
     b = MainspringARGEstimator(max_steps=2, train_length=2e4, n_haplotypes=4,
                                random_state=5).fit()
-    assert a.loss_history_ == b.loss_history_
+    assert a.history_[:, "train_loss"] == b.history_[:, "train_loss"]
 
 
 def test_save_load_roundtrip(fitted, held_out, tmp_path):
@@ -132,7 +133,7 @@ def test_save_load_roundtrip(fitted, held_out, tmp_path):
 
 
 def test_triplet_features_by_brute_force(held_out):
-    from sfsestimators.mainspring import pair_features
+    from sfsestimators.genealogy import pair_features
 
     ts = held_out[0]
     t = extract_targets(ts, 1e4)
@@ -148,3 +149,56 @@ def test_triplet_features_by_brute_force(held_out):
         spread = np.mean(np.abs(L[:, i, others] - L[:, j, others]), axis=1)
         np.testing.assert_allclose(feats[p, 4] + shift, bound, rtol=1e-5)
         np.testing.assert_allclose(feats[p, 5], spread, rtol=1e-5, atol=1e-6)
+
+
+def _tiny(**kw):
+    return MainspringARGEstimator(**{**dict(max_steps=8, steps_per_epoch=2, train_length=2e4,
+                                            n_haplotypes=4, random_state=3), **kw})
+
+
+def test_checkpoint_resumes_exactly_where_it_stopped(tmp_path):
+    """A run stopped after 4 steps and resumed to 8 from its checkpoint (weights, optimiser
+    state, history) trains exactly as an uninterrupted run of 8 steps."""
+    whole = _tiny().fit()
+    _tiny(max_steps=4, checkpoint_dir=tmp_path).fit()
+    resumed = _tiny(checkpoint_dir=tmp_path).fit()
+    assert resumed.n_steps_ == whole.n_steps_ == 8
+    np.testing.assert_allclose(resumed.history_[:, "train_loss"],
+                               whole.history_[:, "train_loss"], rtol=1e-6)
+    for p, q in zip(resumed.module_.parameters(), whole.module_.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5,
+                                   atol=1e-7)
+    # a finished run is loaded, not trained again
+    again = _tiny(checkpoint_dir=tmp_path).fit()
+    assert again.n_steps_ == 8 and len(again.history_) == 4
+
+
+def test_held_out_simulations_and_early_stopping():
+    est = _tiny(max_steps=6, validation_size=2, patience=1, lr_schedule="cosine").fit()
+    valid = est.history_[:, "valid_loss"]
+    assert len(valid) >= 2 and np.all(np.isfinite(valid))
+    lrs = est.history_[:, "event_lr"]
+    assert lrs[0] == pytest.approx(est.lr) and lrs[-1] < lrs[0]  # the cosine schedule
+    with pytest.raises(ValueError, match="validation_size is 0"):
+        _tiny(patience=2).fit()
+    with pytest.raises(ValueError, match="lr_schedule is 'step'"):
+        _tiny(lr_schedule="step").fit()
+
+
+def test_shipped_checkpoint_and_corrupted_files(tmp_path):
+    from sfsestimators.pretrained import MAINSPRING_WEIGHTS
+
+    shipped = MainspringARGEstimator.pretrained(device="cpu")
+    assert shipped.n_steps_ == 5400 and shipped.features == "triplet"
+    path = tmp_path / "copy.pt"
+    shipped.save(path)
+    again = MainspringARGEstimator.load(path, device="cpu")
+    assert again.n_steps_ == 5400 and len(again.history_) == len(shipped.history_)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(open(MAINSPRING_WEIGHTS, "rb").read()[:5000])  # a truncated copy
+    with pytest.raises(ValueError, match="not a readable MainspringARGEstimator file"):
+        MainspringARGEstimator.load(bad)
+    from sfsestimators.pretrained import DEFAULT_WEIGHTS
+
+    with pytest.raises(ValueError, match="expected a MainspringARGEstimator file"):
+        MainspringARGEstimator.load(DEFAULT_WEIGHTS)

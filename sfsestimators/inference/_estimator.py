@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 import warnings
 
-import moments
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, clone
@@ -19,9 +18,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_int_params
-from ..io import as_spectrum
 from ..likelihood import optimal_theta
 from ..models import DemographicModel, PiecewiseConstant
+from ._data import observed_spectrum
 from ._exact import ExactLikelihood, polish
 from ._optimize import multistart, refit_batch
 from ._posterior import nuts_posterior, smc_posterior, temper_weight
@@ -243,69 +242,10 @@ class DemographyFitter(BaseEstimator):
     def _n_populations(self):
         return self.model.n_populations if self.model is not None else 1
 
-    def _is_per_site(self, X):
-        return (
-            isinstance(X, np.ndarray) and not isinstance(X, np.ma.MaskedArray)
-            and X.ndim == 2 and X.shape[1] == self._n_populations()
-            and (self._n_populations() == 1 or self.sample_sizes is not None)
-        )
-
-    def _per_site(self, X):
-        """Validate per-site derived counts; return them as an int array."""
-        sizes = self.sample_sizes
-        if sizes is None:
-            raise ValueError(
-                f"X has shape {X.shape}: per-site derived-allele counts (rows = sites), which "
-                "need sample_sizes; pass sample_sizes=[n, ...] to DemographyFitter."
-            )
-        sizes = np.atleast_1d(np.asarray(sizes, dtype=int))
-        counts = np.asarray(X, dtype=float)
-        if not np.all(np.isfinite(counts)) or np.any(counts != np.round(counts)):
-            raise ValueError("X holds NaN or non-integer derived-allele counts; expected "
-                             "integers per site.")
-        counts = counts.astype(int)
-        if np.any(counts < 0) or np.any(counts > sizes):
-            raise ValueError(
-                f"X holds derived-allele counts outside [0, sample_sizes={sizes.tolist()}]."
-            )
-        mono = np.all(counts == 0, axis=1) | np.all(counts == sizes, axis=1)
-        if mono.any():
-            raise ValueError(
-                f"X holds {int(mono.sum())} monomorphic sites (all ancestral or all derived); "
-                "expected segregating sites only."
-            )
-        return counts, sizes
-
     def _spectrum(self, X):
-        """The observed spectrum (moments.Spectrum) and the per-site counts (or None)."""
-        counts = None
-        if self._is_per_site(X):
-            counts, sizes = self._per_site(X)
-            fs = np.zeros(tuple(sizes + 1))
-            np.add.at(fs, tuple(counts.T), 1.0)
-            sfs = moments.Spectrum(fs, mask_corners=True)
-            if self.folded:
-                sfs = sfs.fold()
-        else:
-            if (isinstance(X, np.ndarray) and not isinstance(X, np.ma.MaskedArray)
-                    and X.ndim == 2 and self._n_populations() == 1):
-                raise ValueError(
-                    f"X has shape {X.shape}; expected a 1-D spectrum or per-site counts of "
-                    "shape (n_sites, 1) for a one-population model."
-                )
-            sfs = as_spectrum(X, name="observed_sfs")
-            if self.folded and not sfs.folded:
-                sfs = sfs.fold()
-        if sfs.ndim != self._n_populations():
-            raise ValueError(
-                f"observed_sfs has {sfs.ndim} population(s), but model "
-                f"{self.model!r} has {self._n_populations()}; pass model= a "
-                f"{sfs.ndim}-population family (e.g. SplitMigration() for 2) and an emulator "
-                "trained on it (predictor=)."
-            )
-        if np.ma.sum(sfs) <= 0:
-            raise ValueError("observed_sfs holds no segregating sites; expected counts > 0.")
-        return sfs, counts
+        return observed_spectrum(X, n_populations=self._n_populations(),
+                                 sample_sizes=self.sample_sizes, folded=self.folded,
+                                 model=self.model)
 
     # -- fitting ------------------------------------------------------------------------------
     def _check_params(self):

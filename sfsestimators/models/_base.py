@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
+from .._scales import from_log_scale, to_log_scale
 from ..spectrum import project
 
 __all__ = ["DemographicModel", "CustomModel"]
@@ -181,13 +182,11 @@ class DemographicModel(BaseEstimator):
 
     def transform(self, params):
         """Map parameters to the unconstrained optimisation space (log where log-scaled)."""
-        arr = np.asarray(params, dtype=float)
-        return np.where(self.log_scaled, np.log(np.where(self.log_scaled, arr, 1.0)), arr)
+        return to_log_scale(np.asarray(params, dtype=float), self.log_scaled)
 
     def inverse_transform(self, z):
         """Inverse of :meth:`transform`."""
-        z = np.asarray(z, dtype=float)
-        return np.where(self.log_scaled, np.exp(np.where(self.log_scaled, z, 0.0)), z)
+        return from_log_scale(np.asarray(z, dtype=float), self.log_scaled)
 
     def sample_prior(self, n, random_state=None):
         """Draw ``n`` parameter vectors from the model's prior.

@@ -1,0 +1,90 @@
+"""Training data for the genealogy network: batches of (pair features, ln TMRCA targets).
+
+Every training step ``k`` is seeded by ``numpy.random.SeedSequence([seed, k])``, drawn
+in whichever process builds it, so the data do not depend on the number of DataLoader
+workers, on epochs or on where a resumed run restarts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..simulate import extract_targets, simulate_item
+from ._features import pair_features
+
+__all__ = ["StepBatches", "ValidationBatches", "make_batch"]
+
+_VALID_OFFSET = 2**40  # validation seeds: steps never reach this far
+
+
+def make_batch(items, mutation_rate, triplet):
+    """One training batch from simulation items (``extract_targets`` dicts): a dict of
+    network inputs ``x`` (pairs, channels, windows) and ``shift`` (pairs,), and targets."""
+    feats, targets, shifts = [], [], []
+    for item in items:
+        f, shift, pairs = pair_features(item["genotypes"], item["positions"], item["windows"],
+                                        mutation_rate, triplet=triplet)
+        t = np.log(np.maximum(item["tmrca"][:, pairs[:, 0], pairs[:, 1]].T, 1e-3))
+        feats.append(f)
+        targets.append(t.astype(np.float32))
+        shifts.append(np.full(len(f), shift, dtype=np.float32))
+    return ({"x": torch.as_tensor(np.concatenate(feats)),
+             "shift": torch.as_tensor(np.concatenate(shifts))},
+            torch.as_tensor(np.concatenate(targets)))
+
+
+class _Source:
+    """Where the items come from: fresh msprime simulations, or given tree sequences."""
+
+    def __init__(self, simulation, tree_sequences=None, window_size=None):
+        self.simulation = simulation  # (n_haplotypes, length, window, mu, rho, prior)
+        self.data = None
+        if tree_sequences is not None:
+            self.data = [extract_targets(ts, window_size) for ts in tree_sequences]
+
+    def items(self, entropy, n):
+        rng = np.random.RandomState(np.random.SeedSequence(entropy).generate_state(1)[0])
+        if self.data is not None:
+            return [self.data[i] for i in rng.randint(len(self.data), size=n)]
+        return [simulate_item(int(rng.randint(1, 2**31 - 1)), *self.simulation) for _ in range(n)]
+
+
+class StepBatches(torch.utils.data.IterableDataset):
+    """The steps of one epoch: ``steps_per_epoch`` batches of ``batch_size`` simulations,
+    never past step ``limit``. A callback sets ``epoch`` before each epoch; DataLoader workers
+    share the steps round-robin (worker ``w`` builds steps ``k`` with ``k % n == w``)."""
+
+    def __init__(self, source, seed, *, batch_size, steps_per_epoch, mutation_rate, triplet):
+        super().__init__()
+        self.source, self.seed = source, int(seed)
+        self.batch_size, self.steps_per_epoch = int(batch_size), int(steps_per_epoch)
+        self.mutation_rate, self.triplet = mutation_rate, triplet
+        self.epoch, self.first_step, self.limit = 0, 0, 0
+
+    def steps(self):
+        start = self.first_step + self.epoch * self.steps_per_epoch
+        return range(start, min(start + self.steps_per_epoch, self.limit))
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        worker, n_workers = (0, 1) if info is None else (info.id, info.num_workers)
+        for k in self.steps():
+            if k % n_workers == worker:
+                yield make_batch(self.source.items([self.seed, k], self.batch_size),
+                                 self.mutation_rate, self.triplet)
+
+
+class ValidationBatches(torch.utils.data.Dataset):
+    """A fixed held-out set: ``n`` simulations from seeds the training steps never use,
+    one batch each, built once."""
+
+    def __init__(self, source, seed, n, *, mutation_rate, triplet):
+        self.batches = [make_batch(source.items([int(seed), _VALID_OFFSET + i], 1),
+                                   mutation_rate, triplet) for i in range(int(n))]
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __getitem__(self, i):
+        return self.batches[i]

@@ -1,0 +1,472 @@
+"""``MainspringARGEstimator``: genealogies from genotypes, learnt by inverting msprime.
+
+A thin estimator over skorch: a ``NeuralNet`` trains :class:`~sfsestimators.nn.PairConvNet`
+with :class:`torch.nn.GaussianNLLLoss` on batches built on the fly (:mod:`._data`),
+with gradient-norm clipping, an optional cosine learning-rate schedule, a held-out simulation
+set with early stopping, checkpoints that restore the optimiser and the history, and a
+progress bar. Prediction reads the network directly (:mod:`._features`, :mod:`._prediction`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNet
+from skorch.callbacks import (
+    Callback,
+    Checkpoint,
+    EarlyStopping,
+    GradientNormClipping,
+    LoadInitState,
+    LRScheduler,
+    ProgressBar,
+)
+from skorch.helper import predefined_split
+from skorch.history import History
+from skorch.utils import to_tensor
+
+from .._persist import load_file, resolve_device, save_file
+from .._validation import check_int_params
+from ..nn import PairConvNet
+from ..simulate import MUTATION_RATE, RECOMBINATION_RATE, extract_targets
+from ._data import StepBatches, ValidationBatches, _Source
+from ._features import N_PAIR_FEATURES, as_genotypes, pair_features
+from ._prediction import prediction_from_pairs
+
+__all__ = ["MainspringARGEstimator", "PRESETS"]
+
+#: network sizes by preset name
+PRESETS = {
+    "small": dict(width=32, n_blocks=4, kernel_size=5),
+    "base": dict(width=96, n_blocks=8, kernel_size=5),
+}
+
+
+class _GaussianNet(NeuralNet):
+    """skorch NeuralNet whose module returns (mean, log sd): Gaussian NLL of the targets."""
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        mean, log_sd = y_pred
+        return self.criterion_(mean, to_tensor(y_true, device=self.device),
+                               torch.exp(2 * log_sd))
+
+
+class _StepCounter(Callback):
+    """Tells the training dataset which epoch is starting (its steps follow from it)."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.dataset.epoch = len(net.history) - 1 - self.dataset.epoch_offset
+
+
+def _n_steps(history):
+    """Optimiser steps recorded in a (skorch or plain) history."""
+    return int(sum(row.get("train_batch_count", 0) for row in history))
+
+
+def _history_to_plain(history):
+    return json.loads(json.dumps(list(history), default=float))
+
+
+class MainspringARGEstimator(BaseEstimator):
+    """Pairwise coalescence times and local genealogies from phased genotypes.
+
+    Learns by inverting msprime: training data are simulations (built on the fly, a fresh
+    seed per step), or given tree sequences, the targets window-mean pairwise TMRCAs
+    computed with tskit. A network of dilated 1-D convolutions along windows reads, for
+    every pair of haplotypes, its local and global divergence (:func:`pair_features`) and
+    predicts the mean and standard deviation of ln TMRCA per window (Gaussian likelihood
+    loss). Copying parents, breakpoints and ultrametric local trees
+    (:meth:`GenealogyPrediction.to_tree_sequence`) follow from the predicted times.
+
+    Training runs on skorch: ``history_`` is its :class:`skorch.history.History` (one row
+    per epoch of ``steps_per_epoch`` steps, every step's loss in ``batches``).
+
+    Parameters
+    ----------
+    preset : {"small", "base"}, default="small"
+        Network size.
+    features : {"triplet", "pair"}, default="triplet"
+        Inputs per pair (:func:`pair_features`): the pair's own divergence only, or also
+        what the other haplotypes say about it.
+    n_haplotypes : int, default=20
+        Haplotypes per training simulation; the network itself serves any number (pairs are
+        independent inputs), ``max_haplotypes`` bounds what ``predict`` accepts.
+    max_haplotypes : int, default=200
+    window_size : float, default=2000
+        Window length (bp).
+    train_length : float, default=4e5
+        Sequence length of each training simulation (bp).
+    mutation_rate, recombination_rate : float
+        Of the training simulations (per bp per generation); ``mutation_rate`` also scales
+        the input features at prediction.
+    max_steps : int, default=200
+        Optimiser steps of :meth:`fit` (each on ``batch_size`` fresh simulations).
+    steps_per_epoch : int, default=50
+        Steps per skorch epoch: one history row, one validation, one checkpoint.
+    batch_size : int, default=2
+        Simulations per step.
+    lr : float, default=2e-3
+        AdamW learning rate.
+    lr_schedule : {"constant", "cosine"}, default="constant"
+        ``"cosine"``: cosine annealing per epoch down to 5 % of ``lr`` at ``max_steps``
+        (resumes at the right point from a checkpoint).
+    validation_size : int, default=0
+        Held-out simulations (seeds the training never uses) scored after every epoch
+        (``valid_loss`` in the history); with tree sequences ``X``, that fraction of them
+        instead (``validation_size / 100``).
+    patience : int or None, default=None
+        Stop when ``valid_loss`` has not improved for this many epochs (needs a validation
+        set); the best weights are restored.
+    checkpoint_dir : str or None, default=None
+        Save the weights, the optimiser state and the history there after every epoch; a
+        later :meth:`fit` with the same directory resumes from them (skorch ``Checkpoint``
+        and ``LoadInitState``), up to ``max_steps`` in all.
+    n_workers : int, default=0
+        DataLoader workers building the batches (simulations) in parallel.
+    device : str, default="auto"
+        Torch device; "auto" uses CUDA when available.
+    random_state : int or None, default=None
+    verbose : int, default=0
+        skorch's per-epoch table when > 0.
+    progress : bool, default=False
+        skorch's progress bar over the steps of each epoch.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained network (``net_.module_`` is the :class:`PairConvNet`).
+    module_ : PairConvNet
+        The same module.
+    history_ : skorch.history.History
+    n_steps_ : int
+        Optimiser steps taken so far (over every fit, partial fit and resumed run).
+
+    See Also
+    --------
+    GenealogyPrediction : what :meth:`predict` returns.
+    sfsestimators.simulate.SimulationStream : the simulation engine.
+
+    Examples
+    --------
+    >>> from sfsestimators import MainspringARGEstimator
+    >>> from sfsestimators.simulate import SizeHistory, simulate
+    >>> est = MainspringARGEstimator(max_steps=2, train_length=2e4, n_haplotypes=4,
+    ...                              random_state=0).fit()
+    >>> ts = simulate(SizeHistory([0.0], [1e4]), 6, 2e4, random_state=1)
+    >>> est.predict(ts).log_tmrca.shape
+    (10, 6, 6)
+    """
+
+    def __init__(self, preset="small", *, features="triplet", n_haplotypes=20,
+                 max_haplotypes=200, window_size=2000.0, train_length=4e5,
+                 mutation_rate=MUTATION_RATE, recombination_rate=RECOMBINATION_RATE,
+                 max_steps=200, steps_per_epoch=50, batch_size=2, lr=2e-3,
+                 lr_schedule="constant", validation_size=0, patience=None,
+                 checkpoint_dir=None, n_workers=0, device="auto", random_state=None,
+                 verbose=0, progress=False):
+        self.preset = preset
+        self.features = features
+        self.n_haplotypes = n_haplotypes
+        self.max_haplotypes = max_haplotypes
+        self.window_size = window_size
+        self.train_length = train_length
+        self.mutation_rate = mutation_rate
+        self.recombination_rate = recombination_rate
+        self.max_steps = max_steps
+        self.steps_per_epoch = steps_per_epoch
+        self.batch_size = batch_size
+        self.lr = lr
+        self.lr_schedule = lr_schedule
+        self.validation_size = validation_size
+        self.patience = patience
+        self.checkpoint_dir = checkpoint_dir
+        self.n_workers = n_workers
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.progress = progress
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False  # X: tree sequences, (genotypes, positions), VCF
+        tags.requires_fit = True
+        return tags
+
+    # -- training ---------------------------------------------------------------------------
+    def _check(self):
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset is {self.preset!r}; expected one of {sorted(PRESETS)}.")
+        if self.features not in N_PAIR_FEATURES:
+            raise ValueError(f"features is {self.features!r}; expected one of "
+                             f"{sorted(N_PAIR_FEATURES)}.")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule is {self.lr_schedule!r}; expected 'constant' or "
+                             "'cosine'.")
+        check_int_params(self, ("n_haplotypes", "max_haplotypes", "max_steps", "batch_size",
+                                "steps_per_epoch"))
+        check_int_params(self, ("validation_size", "n_workers"), minimum=0)
+        if self.patience is not None:
+            check_int_params(self, ("patience",))
+            if not self.validation_size:
+                raise ValueError(f"patience is {self.patience}, but validation_size is 0; "
+                                 "early stopping needs a held-out set (validation_size > 0).")
+        if self.n_haplotypes % 2:
+            raise ValueError(f"n_haplotypes is {self.n_haplotypes}; expected an even number "
+                             "(diploid simulations).")
+        for name in ("window_size", "train_length", "lr", "mutation_rate"):
+            value = getattr(self, name)
+            if not (isinstance(value, numbers.Real) and value > 0):
+                raise ValueError(f"{name} is {value!r}; expected a positive number.")
+
+    def _callbacks(self, dataset):
+        callbacks = [("steps", _StepCounter(dataset)),
+                     ("clip", GradientNormClipping(gradient_clip_value=5.0))]
+        if self.checkpoint_dir is not None:
+            checkpoint = Checkpoint(monitor=None, dirname=os.fspath(self.checkpoint_dir),
+                                    f_params="params.pt", f_optimizer="optimizer.pt",
+                                    f_criterion=None, f_history="history.json")
+            callbacks += [("checkpoint", checkpoint), ("resume", LoadInitState(checkpoint))]
+        if self.lr_schedule == "cosine":
+            n_epochs = math.ceil(self.max_steps / self.steps_per_epoch)
+            callbacks.append(("lr", LRScheduler(
+                policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max(n_epochs, 1),
+                eta_min=0.05 * self.lr)))
+        if self.patience is not None:
+            callbacks.append(("early_stopping", EarlyStopping(
+                monitor="valid_loss", patience=self.patience, load_best=True)))
+        if self.progress:
+            callbacks.append(("progress", ProgressBar()))
+        return callbacks
+
+    def _build(self, X, seed):
+        triplet = self.features == "triplet"
+        simulation = (self.n_haplotypes, self.train_length, self.window_size,
+                      self.mutation_rate, self.recombination_rate, {})
+        valid = None
+        if X is None:
+            source = _Source(simulation)
+            if self.validation_size:
+                valid = ValidationBatches(source, seed, self.validation_size,
+                                          mutation_rate=self.mutation_rate, triplet=triplet)
+        else:
+            X = list(X)
+            n_valid = int(round(len(X) * self.validation_size / 100))
+            source = _Source(simulation, X[n_valid:], self.window_size)
+            if n_valid:
+                valid = ValidationBatches(_Source(simulation, X[:n_valid], self.window_size),
+                                          seed, n_valid, mutation_rate=self.mutation_rate,
+                                          triplet=triplet)
+        dataset = StepBatches(source, seed, batch_size=self.batch_size,
+                              steps_per_epoch=self.steps_per_epoch,
+                              mutation_rate=self.mutation_rate, triplet=triplet)
+        dataset.epoch_offset = 0
+        net = _GaussianNet(
+            PairConvNet, module__n_features=N_PAIR_FEATURES[self.features],
+            **{f"module__{k}": v for k, v in PRESETS[self.preset].items()},
+            criterion=torch.nn.GaussianNLLLoss, optimizer=torch.optim.AdamW, lr=self.lr,
+            max_epochs=math.ceil(self.max_steps / self.steps_per_epoch), batch_size=None,
+            iterator_train__num_workers=self.n_workers,
+            train_split=predefined_split(valid) if valid is not None else None,
+            callbacks=self._callbacks(dataset), device=resolve_device(self.device),
+            verbose=self.verbose)
+        return net, dataset
+
+    def _train(self, X, steps):
+        """Run ``steps`` more optimiser steps (whole epochs, the last one short)."""
+        ds = self._dataset
+        done = self.n_steps_
+        ds.first_step, ds.limit = done, done + steps
+        ds.epoch_offset = len(self.net_.history)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(np.random.SeedSequence([self._seed, done]).generate_state(1)[0]))
+            self.net_.partial_fit(ds, None, epochs=math.ceil(steps / self.steps_per_epoch))
+        self._sync()
+        return self
+
+    def _sync(self):
+        self.module_ = self.net_.module_
+        self.module_.eval()
+        self.history_ = self.net_.history
+        self.n_steps_ = _n_steps(self.history_) + self._steps_before
+
+    def fit(self, X=None, y=None):
+        """Train from scratch: on fresh simulations (``X=None``) or on tree sequences ``X``.
+
+        With ``checkpoint_dir`` holding an earlier run's checkpoint, that run resumes
+        (weights, optimiser state and history) and trains up to ``max_steps`` in all.
+        """
+        self._check()
+        seed = int(check_random_state(self.random_state).randint(1, 2**31 - 1))
+        self._seed, self._steps_before = seed, 0
+        self.net_, self._dataset = self._build(X, seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.net_.initialize()
+        done = n_epochs = 0
+        history_file = (os.path.join(os.fspath(self.checkpoint_dir), "history.json")
+                        if self.checkpoint_dir is not None else None)
+        if history_file and os.path.exists(history_file):
+            with open(history_file) as f:
+                rows = json.load(f)
+            done, n_epochs = _n_steps(rows), len(rows)
+        if done >= self.max_steps:  # nothing left to train: load the finished run
+            self.net_.load_params(checkpoint=dict(self.net_.callbacks_)["checkpoint"])
+            self._sync()
+            return self
+        self.n_steps_ = 0
+        if done:  # LoadInitState restores the run at the start of training
+            self._dataset.first_step = done
+            self._dataset.limit = self.max_steps
+            self._dataset.epoch_offset = n_epochs  # LoadInitState brings these epochs back
+            epochs = math.ceil((self.max_steps - done) / self.steps_per_epoch)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(np.random.SeedSequence([seed, done]).generate_state(1)[0]))
+                self.net_.partial_fit(self._dataset, None, epochs=epochs)
+            self._sync()
+            return self
+        return self._train(X, self.max_steps)
+
+    def partial_fit(self, X=None, y=None, *, steps=None):
+        """Continue training for ``steps`` (default ``max_steps``) more steps."""
+        if not hasattr(self, "net_"):
+            self._check()
+            seed = int(check_random_state(self.random_state).randint(1, 2**31 - 1))
+            self._seed, self._steps_before = seed, 0
+            self.net_, self._dataset = self._build(X, seed)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                self.net_.initialize()
+            self.n_steps_ = 0
+        elif X is not None:
+            self._dataset.source = _Source(self._dataset.source.simulation, list(X),
+                                           self.window_size)
+        return self._train(X, steps or self.max_steps)
+
+    # -- prediction -------------------------------------------------------------------------
+    def predict(self, X, *, sequence_length=None):
+        """Predict the genealogy of the haplotypes in ``X``.
+
+        Parameters
+        ----------
+        X : tskit.TreeSequence, VCF path, or (genotypes, positions)
+            Phased haplotypes, one column per haplotype, derived allele = 1. Of a tree
+            sequence only the genotypes are used.
+        sequence_length : float, default=None
+            Needed with a genotype matrix when the sequence extends past the last site.
+
+        Returns
+        -------
+        GenealogyPrediction
+        """
+        check_is_fitted(self)
+        g, pos, length = as_genotypes(X, sequence_length)
+        n = g.shape[1]
+        if n < 2:
+            raise ValueError(f"X has {n} haplotype(s); expected at least 2.")
+        if n > self.max_haplotypes:
+            raise ValueError(f"X has {n} haplotypes; this estimator serves at most "
+                             f"max_haplotypes={self.max_haplotypes}.")
+        windows = np.append(np.arange(0.0, length, float(self.window_size)), length)
+        feats, shift, pairs = pair_features(g, pos, windows, self.mutation_rate,
+                                            triplet=self.features == "triplet")
+        module = self.net_.module_.eval()
+        with torch.no_grad():
+            mean, log_sd = module(torch.as_tensor(feats, device=self.net_.device))
+        mean = mean.cpu().numpy().T + shift
+        sd = np.exp(log_sd.cpu().numpy().T)
+        return prediction_from_pairs(mean, sd, pairs, n, windows, length)
+
+    def score(self, X, y=None):
+        """Minus the mean squared error of ln pairwise TMRCA on simulated tree sequences."""
+        errors = []
+        for ts in X:
+            pred = self.predict(ts)
+            true = extract_targets(ts, self.window_size)["tmrca"]
+            iu = np.triu_indices(ts.num_samples, 1)
+            errors.append((pred.log_tmrca[:, iu[0], iu[1]]
+                           - np.log(np.maximum(true[:, iu[0], iu[1]], 1e-3))) ** 2)
+        return -float(np.mean(np.concatenate([e.ravel() for e in errors])))
+
+    def summary(self):
+        """A short description of the fitted estimator."""
+        check_is_fitted(self)
+        n_w = sum(p.numel() for p in self.module_.parameters())
+        losses = [b["train_loss"] for row in self.history_ for b in row.get("batches", [])
+                  if "train_loss" in b]
+        last = np.mean(losses[-10:]) if losses else float("nan")
+        valid = [row["valid_loss"] for row in self.history_ if "valid_loss" in row]
+        return (f"MainspringARGEstimator ({self.preset}: {n_w:,} weights), trained "
+                f"{self.n_steps_} steps; recent loss {last:.4f}"
+                + (f"; best valid loss {min(valid):.4f}" if valid else "")
+                + f"; windows {self.window_size:g} bp; mutation rate {self.mutation_rate:g}")
+
+    # -- persistence ------------------------------------------------------------------------
+    def save(self, path):
+        """Write the fitted estimator: parameters, weights, optimiser state and history (a
+        weights-only torch file, written atomically; see :meth:`load`)."""
+        check_is_fitted(self)
+        save_file(path, self, n_steps=self.n_steps_, seed=self._seed,
+                  history=_history_to_plain(self.history_),
+                  state_dict={k: v.cpu() for k, v in self.module_.state_dict().items()},
+                  optimizer=self.net_.optimizer_.state_dict())
+
+    @classmethod
+    def load(cls, path, *, device="auto"):
+        """Read an estimator written by :meth:`save` onto ``device``; ``partial_fit``
+        continues its training (optimiser state and history included)."""
+        ckpt = load_file(path, cls, legacy=_from_format_1)
+        params = dict(ckpt["params"], device=device)
+        est = cls(**params)
+        est._check()
+        est._seed = int(ckpt.get("seed", 0))
+        est.net_, est._dataset = est._build(None, est._seed)
+        est.net_.initialize()
+        est.net_.module_.load_state_dict(ckpt["state_dict"])
+        if ckpt.get("optimizer"):
+            est.net_.optimizer_.load_state_dict(ckpt["optimizer"])
+        est.net_.history = History(ckpt["history"])
+        est._steps_before = int(ckpt["n_steps"]) - _n_steps(ckpt["history"])
+        est._sync()
+        return est
+
+    @classmethod
+    def pretrained(cls, preset="small", *, device="auto"):
+        """The shipped preset (``python -m sfsestimators.pretrained.train_mainspring``)."""
+        from ..pretrained import MAINSPRING_WEIGHTS
+
+        if preset != "small":
+            raise ValueError(f"preset is {preset!r}; only 'small' ships with the package "
+                             "(train others with sfsestimators.pretrained.train_mainspring).")
+        if not os.path.exists(MAINSPRING_WEIGHTS):
+            raise FileNotFoundError(
+                f"The Mainspring weights are not installed ({MAINSPRING_WEIGHTS}); build them "
+                "with: python -m sfsestimators.pretrained.train_mainspring")
+        return cls.load(MAINSPRING_WEIGHTS, device=device)
+
+
+def _from_format_1(ckpt):
+    """A file of the hand-written trainer (before skorch): its per-step losses become a
+    history of epochs of 50 steps; the weights load unchanged (same module)."""
+    if "loss_history" not in ckpt:
+        return None
+    params = dict(ckpt["params"])
+    params.setdefault("features", "pair")  # files written before the option existed
+    losses = [float(v) for v in ckpt["loss_history"]]
+    history = []
+    for e, start in enumerate(range(0, len(losses), 50)):
+        batch = losses[start:start + 50]
+        history.append({"epoch": e + 1, "batches": [{"train_loss": v} for v in batch],
+                        "train_loss": float(np.mean(batch)), "train_batch_count": len(batch)})
+    return {"params": params, "state_dict": ckpt["state_dict"], "history": history,
+            "n_steps": int(ckpt["n_steps"]), "seed": 0, "optimizer": None}

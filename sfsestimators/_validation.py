@@ -12,3 +12,10 @@ def check_int_params(estimator, names, minimum=1):
         if isinstance(value, bool) or not (isinstance(value, numbers.Integral)
                                            and value >= minimum):
             raise ValueError(f"{name} is {value!r}; expected an integer >= {minimum}.")
+
+
+def check_count(n, name):
+    """``n`` as an int, or a ValueError naming ``name`` unless it is an integer >= 0."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"{name} is {n!r}; expected a non-negative integer.")
+    return int(n)

@@ -21,8 +21,8 @@ import moments
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._validation import check_count
 from .models import DemographicModel
-from .models._base import _check_count
 
 __all__ = [
     "generate_teacher_data", "load_teacher_shards", "TeacherData", "TeacherFailure",
@@ -156,8 +156,10 @@ def _shard_path(out, k):
 
 
 def _atomic_savez(path, **arrays):
-    tmp = path + ".tmp.npz"
-    np.savez(tmp, **arrays)
+    # the temporary name must not match shard_*.npz: readers glob for finished shards
+    tmp = path + ".partial"
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
     os.replace(tmp, path)
 
 
@@ -259,10 +261,10 @@ def generate_teacher_data(
     """
     if not isinstance(model, DemographicModel):
         raise TypeError(f"model is {type(model).__name__}; expected a DemographicModel.")
-    n_examples = _check_count(n_examples, "n_examples")
+    n_examples = check_count(n_examples, "n_examples")
     sample_sizes = model.check_sample_sizes(sample_sizes)
     if chunk_size is not None:
-        chunk_size = _check_count(chunk_size, "chunk_size")
+        chunk_size = check_count(chunk_size, "chunk_size")
         if chunk_size == 0:
             raise ValueError("chunk_size is 0; expected a positive integer.")
     shape = tuple(n + 1 for n in sample_sizes)

@@ -140,9 +140,9 @@ class LikelihoodSurface:
     Examples
     --------
     >>> import torch
-    >>> from sfsestimators import DemographyFitter, TwoEpoch
-    >>> observed = TwoEpoch().expected_sfs([0.5, 0.1], [20]) * 5000
-    >>> fitter = DemographyFitter(model=TwoEpoch(), n_starts=2, polish=None,
+    >>> from sfsestimators import DemographyFitter, PiecewiseConstant
+    >>> observed = PiecewiseConstant(1).expected_sfs([0.5, 0.1], [20]) * 5000
+    >>> fitter = DemographyFitter(model=PiecewiseConstant(1), n_starts=2, polish=None,
     ...                           uncertainty=None, random_state=0).fit(observed)
     >>> surface = fitter.likelihood_surface()
     >>> theta = torch.tensor([list(fitter.params_.values())], dtype=torch.float64)

@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from .._scales import from_log_scale, to_log_scale
+from .._validation import check_count
 from ..spectrum import project
 
 __all__ = ["DemographicModel", "CustomModel"]
@@ -205,7 +206,7 @@ class DemographicModel(BaseEstimator):
         -------
         params : ndarray of shape (n, n_params)
         """
-        n = _check_count(n, "n")
+        n = check_count(n, "n")
         rng = check_random_state(random_state)
         bounds = self.bounds_
         lo, hi = self.transform(bounds[:, 0]), self.transform(bounds[:, 1])
@@ -441,12 +442,6 @@ class CustomModel(DemographicModel):
         if not isinstance(fs, moments.Spectrum):
             fs = moments.Spectrum(np.asarray(fs, dtype=float))
         return fs
-
-
-def _check_count(n, name):
-    if not isinstance(n, numbers.Integral) or n < 0:
-        raise ValueError(f"{name} is {n!r}; expected a non-negative integer.")
-    return int(n)
 
 
 def _epochs_builder():

@@ -7,7 +7,8 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._base import DemographicModel, _check_count, _epochs_builder
+from .._validation import check_count
+from ._base import DemographicModel, _epochs_builder
 from ._bounds import ONE_POP_SIZE_BOUNDS, TIME_BOUNDS
 
 __all__ = ["PiecewiseConstant", "TwoEpoch", "ThreeEpoch", "Bottlegrowth"]
@@ -92,7 +93,7 @@ class PiecewiseConstant(DemographicModel):
         return _one_deme(N_ref, epochs)
 
     def sample_prior(self, n, random_state=None):
-        n = _check_count(n, "n")
+        n = check_count(n, "n")
         rng = check_random_state(random_state)
         k = self._k()
         bounds = self.bounds_

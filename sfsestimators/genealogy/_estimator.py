@@ -300,19 +300,24 @@ class MainspringARGEstimator(BaseEstimator):
         self.history_ = self.net_.history
         self.n_steps_ = _n_steps(self.history_) + self._steps_before
 
+    def _start(self, X):
+        """A new, initialised network and dataset; returns the seed."""
+        self._check()
+        seed = int(check_random_state(self.random_state).randint(1, 2**31 - 1))
+        self._seed, self._steps_before, self.n_steps_ = seed, 0, 0
+        self.net_, self._dataset = self._build(X, seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.net_.initialize()
+        return seed
+
     def fit(self, X=None, y=None):
         """Train from scratch: on fresh simulations (``X=None``) or on tree sequences ``X``.
 
         With ``checkpoint_dir`` holding an earlier run's checkpoint, that run resumes
         (weights, optimiser state and history) and trains up to ``max_steps`` in all.
         """
-        self._check()
-        seed = int(check_random_state(self.random_state).randint(1, 2**31 - 1))
-        self._seed, self._steps_before = seed, 0
-        self.net_, self._dataset = self._build(X, seed)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.net_.initialize()
+        seed = self._start(X)
         done = n_epochs = 0
         history_file = (os.path.join(os.fspath(self.checkpoint_dir), "history.json")
                         if self.checkpoint_dir is not None else None)
@@ -324,7 +329,6 @@ class MainspringARGEstimator(BaseEstimator):
             self.net_.load_params(checkpoint=dict(self.net_.callbacks_)["checkpoint"])
             self._sync()
             return self
-        self.n_steps_ = 0
         if done:  # LoadInitState restores the run at the start of training
             self._dataset.first_step = done
             self._dataset.limit = self.max_steps
@@ -340,14 +344,7 @@ class MainspringARGEstimator(BaseEstimator):
     def partial_fit(self, X=None, y=None, *, steps=None):
         """Continue training for ``steps`` (default ``max_steps``) more steps."""
         if not hasattr(self, "net_"):
-            self._check()
-            seed = int(check_random_state(self.random_state).randint(1, 2**31 - 1))
-            self._seed, self._steps_before = seed, 0
-            self.net_, self._dataset = self._build(X, seed)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                self.net_.initialize()
-            self.n_steps_ = 0
+            self._start(X)
         elif X is not None:
             self._dataset.source = _Source(self._dataset.source.simulation, list(X),
                                            self.window_size)

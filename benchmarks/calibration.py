@@ -71,10 +71,10 @@ def one(seed):
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        samples = fitter.sample_posterior(2000, method="smc", temper="godambe",
-                                          random_state=seed)
+        samples, diagnostics = fitter.sample_posterior(
+            2000, method="smc", temper="godambe", random_state=seed, return_diagnostics=True)
     out["post_time"] = time.perf_counter() - start
-    out["ess"] = fitter.posterior_diagnostics_["unique_fraction"]
+    out["ess"] = diagnostics["unique_fraction"]
     lo, hi = np.quantile(samples, [0.025, 0.975], axis=0)
     out["posterior"] = (truth >= lo) & (truth <= hi)
     curves = np.array([size_at(s, GRID) for s in samples])

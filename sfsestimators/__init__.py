@@ -1,14 +1,29 @@
 """sfsestimators: neural demographic inference from site frequency spectra, the sklearn way.
 
-The data flow one way: spectra I/O (:mod:`sfsestimators.io`) -> demographic models
-(:mod:`sfsestimators.models`) -> the teacher (:mod:`sfsestimators.teacher`) -> likelihoods
+The data flow one way (``tests/test_architecture.py`` checks it): spectrum algebra
+(:mod:`sfsestimators.spectrum`) -> spectra I/O (:mod:`sfsestimators.io`) -> demographic models
+(:mod:`sfsestimators.models`) -> the teacher (:mod:`sfsestimators.teacher`), likelihoods
 (:mod:`sfsestimators.likelihood`) and the simulator (:mod:`sfsestimators.simulate`, msprime)
--> torch modules (:mod:`sfsestimators.nn`) -> estimators (:class:`NeuralSFSRegressor`,
-:class:`DemographyFitter`, :class:`MainspringARGEstimator`) -> command line
-(:mod:`sfsestimators.cli`).
+-> torch modules (:mod:`sfsestimators.nn`) -> estimators (:class:`NeuralSFSRegressor`;
+:mod:`sfsestimators.inference`: :class:`DemographyFitter`; :mod:`sfsestimators.genealogy`:
+:class:`MainspringARGEstimator`) -> command line (:mod:`sfsestimators.cli`).
 """
 
-from . import io, likelihood, metrics, model_selection, models, nn, simulate, teacher
+import warnings
+
+from . import (
+    genealogy,
+    inference,
+    io,
+    likelihood,
+    metrics,
+    model_selection,
+    models,
+    nn,
+    simulate,
+    spectrum,
+    teacher,
+)
 from .emulator import NeuralSFSRegressor
 from .genealogy import GenealogyPrediction, MainspringARGEstimator
 from .inference import DemographyFitter
@@ -29,11 +44,21 @@ from .models import (
 )
 from .teacher import TeacherData, TeacherFailure, generate_teacher_data, load_teacher_shards
 
+# numcodecs 0.15 (zarr 2, which scikit-allel imports when it is installed, e.g. with tsinfer)
+# calls its own deprecated blosc._destroy at interpreter exit, so every process ended with
+# "DeprecationWarning: Call to deprecated function (or staticmethod) _destroy" on stderr.
+# It is a third-party shutdown message, not a problem of the user's: hide that one only.
+warnings.filterwarnings("ignore", message=r"Call to deprecated function \(or staticmethod\) "
+                        r"_destroy", category=DeprecationWarning)
+
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "spectrum",
     "io",
     "likelihood",
+    "inference",
+    "genealogy",
     "models",
     "teacher",
     "metrics",

@@ -26,8 +26,53 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
+def _fs_error(path, lineno, what):
+    return ValueError(f"spectrum file {path!r} line {lineno}: {what}")
+
+
+def _parse_fs_header(path, lineno, line):
+    """(shape, folded, pop_ids) of a ``.fs`` header line, checked."""
+    tokens = line.split('"')[0].split()
+    shape, rest = [], []
+    for i, token in enumerate(tokens):
+        try:
+            shape.append(int(token))
+        except ValueError:
+            rest = tokens[i:]
+            break
+    if not shape or any(d < 2 for d in shape):
+        raise _fs_error(path, lineno, f"header is {line.strip()!r}; expected the dimensions "
+                        "(integers >= 2: sample size + 1 per population), optionally followed "
+                        "by 'folded' or 'unfolded' and quoted population names.")
+    if rest and (rest[0] not in ("folded", "unfolded") or len(rest) > 1):
+        raise _fs_error(path, lineno, f"header is {line.strip()!r}; expected 'folded' or "
+                        f"'unfolded' after the dimensions, got {' '.join(rest)!r}.")
+    pop_ids = line.split('"')[1::2] or None
+    if pop_ids is not None and len(pop_ids) != len(shape):
+        raise _fs_error(path, lineno, f"header names {len(pop_ids)} population(s) "
+                        f"{pop_ids}, but has {len(shape)} dimension(s).")
+    return tuple(shape), bool(rest) and rest[0] == "folded", pop_ids
+
+
+def _parse_fs_numbers(path, lineno, line, n, what):
+    try:
+        values = np.array([float(v) for v in line.split()])
+    except ValueError as exc:
+        raise _fs_error(path, lineno, f"the {what} hold a non-number ({exc}).") from None
+    if len(values) != n:
+        raise _fs_error(path, lineno, f"{len(values)} {what}, but the header's dimensions "
+                        f"need {n}: the file is truncated or its header is wrong.")
+    return values
+
+
 def read_sfs(path):
-    """Read a spectrum from a dadi/moments ``.fs`` file.
+    """Read a spectrum from a dadi/moments ``.fs`` file, checked.
+
+    The format: ``#`` comment lines; a header of the dimensions (sample size + 1 per
+    population), optionally ``folded``/``unfolded`` and quoted population names; a line of
+    the counts; optionally a line of the mask (0/1). Unlike moments' reader, a file whose
+    number of counts or mask entries differs from what its header says, or that holds
+    anything else, is an error naming the line, never read past its end.
 
     Parameters
     ----------
@@ -36,11 +81,40 @@ def read_sfs(path):
     Returns
     -------
     sfs : moments.Spectrum
+
+    Raises
+    ------
+    ValueError
+        On a malformed, truncated or inconsistent file, and on NaN, infinite or negative
+        counts.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No spectrum file at {path!r}.")
-    return moments.Spectrum.from_file(path)
+    try:
+        with open(path) as fh:
+            lines = [(i, line) for i, line in enumerate(fh, 1)
+                     if line.strip() and not line.startswith("#")]
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"spectrum file {path!r} is not text ({exc}); expected a .fs "
+                         "file.") from None
+    if len(lines) < 2:
+        raise ValueError(f"spectrum file {path!r} has {len(lines)} non-comment line(s); "
+                         "expected a header line and a line of counts (and an optional mask).")
+    if len(lines) > 3:
+        raise _fs_error(path, lines[3][0], "unexpected content after the header, the counts "
+                        "and the mask lines.")
+    shape, folded, pop_ids = _parse_fs_header(path, *lines[0])
+    n = int(np.prod(shape))
+    data = _parse_fs_numbers(path, *lines[1], n, "counts").reshape(shape)
+    mask = np.ma.nomask
+    if len(lines) == 3:
+        values = _parse_fs_numbers(path, *lines[2], n, "mask entries")
+        if not np.isin(values, (0, 1)).all():
+            raise _fs_error(path, lines[2][0], "the mask holds values other than 0 and 1.")
+        mask = values.reshape(shape).astype(bool)
+    sfs = moments.Spectrum(data, mask=mask, data_folded=folded, pop_ids=pop_ids)
+    return as_spectrum(sfs, name=f"spectrum file {path!r}")
 
 
 def write_sfs(sfs, path, *, precision=16):
@@ -182,7 +256,13 @@ def sfs_from_genotypes(
     if sample_sizes is None:
         sizes = [len(s) for s in sets]
     else:
-        sizes = [int(n) for n in np.atleast_1d(sample_sizes)]
+        raw = np.atleast_1d(np.asarray(sample_sizes, dtype=object))
+        bad = [n for n in raw if isinstance(n, bool) or not isinstance(n, (int, np.integer))
+               and not (isinstance(n, (float, np.floating)) and float(n).is_integer())]
+        if bad:
+            raise ValueError(f"sample_sizes is {list(raw)}; expected integers (haploid sample "
+                             f"sizes), got {bad[0]!r}.")
+        sizes = [int(n) for n in raw]
         if len(sizes) != len(sets):
             raise ValueError(
                 f"sample_sizes is {list(sizes)} but there are {len(sets)} population(s); "
@@ -232,8 +312,46 @@ def _read_popfile(popfile):
                     f"popfile {popfile!r} line {lineno} is {line.strip()!r}; expected "
                     "'sample population'."
                 )
+            if fields[0] in mapping:
+                raise ValueError(
+                    f"popfile {popfile!r} line {lineno} names sample {fields[0]!r} again "
+                    f"(population {fields[1]!r}, first {mapping[fields[0]]!r}); expected each "
+                    "sample once.")
             mapping[fields[0]] = fields[1]
+    if not mapping:
+        raise ValueError(f"popfile {popfile!r} names no samples; expected lines 'sample "
+                         "population'.")
     return mapping
+
+
+def _check_vcf_complete(path):
+    """Raise a ValueError if the VCF (plain or gzipped) ends part-way through a record or
+    its compressed stream is cut short: scikit-allel would read what is there silently."""
+    import gzip
+
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gzipped else open
+    last, n_columns, tail = b"", None, b""
+    try:
+        with opener(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                tail = (tail + chunk)[-(1 << 16):]
+    except (EOFError, OSError) as exc:
+        raise ValueError(f"VCF file {path!r} is truncated or corrupted ({exc}).") from None
+    lines = tail.split(b"\n")
+    if lines and lines[-1] != b"":
+        raise ValueError(f"VCF file {path!r} ends part-way through a line "
+                         f"({lines[-1][:60]!r}); the file is truncated.")
+    for line in reversed(lines):
+        if line.startswith(b"#CHROM"):
+            n_columns = len(line.split(b"\t"))
+        elif line and not line.startswith(b"#") and not last:
+            last = line
+    n_last = len(last.split(b"\t"))
+    if last and n_columns is not None and n_last != n_columns:
+        raise ValueError(f"VCF file {path!r}: its last record has {n_last} columns, the "
+                         f"header {n_columns}; the file is truncated.")
 
 
 def sfs_from_vcf(
@@ -274,8 +392,11 @@ def sfs_from_vcf(
 
     Notes
     -----
-    Multi-allelic sites, and (when polarising with ``INFO/AA``) sites whose ancestral allele is
-    neither REF nor ALT, are left out with a warning that counts them.
+    Records that failed a filter (FILTER other than ``PASS`` or ``.``), multi-allelic
+    records, indels and multi-base alleles, and (when polarising with ``INFO/AA``) sites whose
+    ancestral allele is neither REF nor ALT, are left out; one warning says how many sites were
+    used and how many were left out for each reason. A truncated file (a record cut short, a
+    gzip stream that ends early) is an error.
     """
     import allel
 
@@ -284,8 +405,12 @@ def sfs_from_vcf(
         raise FileNotFoundError(f"No VCF file at {path!r}.")
     if ancestral not in (None, "aa", "ref"):
         raise ValueError(f"ancestral is {ancestral!r}; expected None, 'aa' or 'ref'.")
-    has_aa = "AA" in allel.read_vcf_headers(path).infos
-    fields = ["samples", "calldata/GT", "variants/REF", "variants/ALT", "variants/numalt"]
+    _check_vcf_complete(path)
+    headers = allel.read_vcf_headers(path)
+    has_aa = "AA" in headers.infos
+    failing = [f"variants/FILTER_{name}" for name in headers.filters if name != "PASS"]
+    fields = ["samples", "calldata/GT", "variants/REF", "variants/ALT",
+              "variants/numalt"] + failing
     callset = allel.read_vcf(path, fields=fields + (["variants/AA"] if has_aa else []),
                              alt_number=2)
     if callset is None:
@@ -305,8 +430,7 @@ def sfs_from_vcf(
     samples = list(callset["samples"])
     gt = callset["calldata/GT"]  # (variants, samples, ploidy)
     n_sites, _, ploidy = gt.shape
-    keep = callset["variants/numalt"] <= 1
-    reasons = {"multi-allelic": int((~keep).sum())}
+    keep, reasons = _site_filters(callset)
     alt = callset["variants/ALT"][:, 0]
     if ancestral == "aa":
         aa = np.char.upper(np.asarray(callset["variants/AA"], dtype=str))
@@ -322,7 +446,8 @@ def sfs_from_vcf(
     dropped = {k: v for k, v in reasons.items() if v}
     if dropped:
         warnings.warn(
-            f"Left out {sum(dropped.values())} of {n_sites} VCF sites: {dropped}.", stacklevel=2
+            f"Used {int(keep.sum())} of {n_sites} VCF sites; left out "
+            f"{sum(dropped.values())}: {dropped}.", stacklevel=2
         )
 
     haplotypes = gt[keep].reshape(int(keep.sum()), -1).astype(np.int64)
@@ -360,6 +485,28 @@ def sfs_from_vcf(
     return sfs_from_genotypes(
         derived, sets, sample_sizes=sample_sizes, folded=folded, pop_ids=pop_ids
     )
+
+
+def _site_filters(callset):
+    """Which records are biallelic SNPs that passed the filters, and why the others are not.
+
+    Left out, each counted: records that failed a filter (FILTER names one of the header's
+    ``##FILTER`` ids other than PASS; ``PASS`` and ``.`` are kept), multi-allelic records,
+    and indels or multi-base alleles (REF or ALT longer than one base, or symbolic).
+    """
+    n = len(callset["variants/numalt"])
+    ref = np.asarray(callset["variants/REF"], dtype=str)
+    alt = np.asarray(callset["variants/ALT"], dtype=str)
+    failed = np.zeros(n, dtype=bool)
+    for key, value in callset.items():  # FILTER_<name> of every declared filter but PASS
+        if key.startswith("variants/FILTER_"):
+            failed |= np.asarray(value, dtype=bool)
+    multi = callset["variants/numalt"] > 1
+    not_snp = (np.char.str_len(ref) != 1) | ((np.char.str_len(alt[:, 0]) > 1)
+                                             | np.char.startswith(alt[:, 0], "<"))
+    reasons = {"FILTER not PASS": int(failed.sum()), "multi-allelic": int((multi & ~failed).sum()),
+               "indel or multi-base allele": int((not_snp & ~multi & ~failed).sum())}
+    return ~(failed | multi | not_snp), reasons
 
 
 # -- tree sequences -------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ backend, the number of workers or the order in which chunks finish.
 
 from __future__ import annotations
 
+import glob
+import hashlib
 import json
 import logging
 import math
@@ -30,7 +32,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 2: a store identity in meta.json and in every shard
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,37 @@ def _atomic_savez(path, **arrays):
     os.replace(tmp, path)
 
 
+def _store_id(meta, params):
+    """The identity of a store: its arguments and its draws."""
+    digest = hashlib.sha1(json.dumps(meta, sort_keys=True).encode())
+    digest.update(np.ascontiguousarray(params, dtype=float).tobytes())
+    return digest.hexdigest()
+
+
+def _read_meta(out):
+    meta_path = os.path.join(out, "meta.json")
+    params_path = os.path.join(out, "params.npy")
+    if not os.path.exists(meta_path):
+        raise FileNotFoundError(f"{out!r} holds no teacher data (no meta.json).")
+    with open(meta_path) as fh:
+        stored = json.load(fh)
+    if stored.get("format_version") != _FORMAT_VERSION or "store_id" not in stored:
+        raise ValueError(
+            f"{out!r} holds teacher data of format {stored.get('format_version')!r}; expected "
+            f"format {_FORMAT_VERSION} (with a store identity); generate it again in a new "
+            "directory.")
+    if not os.path.exists(params_path):
+        raise ValueError(f"{out!r} has a meta.json but no params.npy; the store is "
+                         "incomplete: generate it again in a new directory.")
+    params = np.load(params_path)
+    identity = {k: v for k, v in stored.items() if k != "store_id"}
+    if _store_id(identity, params) != stored["store_id"]:
+        raise ValueError(f"{out!r}: params.npy does not match meta.json (store "
+                         f"{stored['store_id'][:12]}); the store was modified or mixed with "
+                         "another: generate it again in a new directory.")
+    return stored, params
+
+
 def _open_store(out, model, sample_sizes, n_examples, random_state, chunk_size, n_jobs):
     """Create the output directory, or check it against the call and reuse its draws."""
     os.makedirs(out, exist_ok=True)
@@ -174,8 +207,7 @@ def _open_store(out, model, sample_sizes, n_examples, random_state, chunk_size, 
         "n_examples": n_examples,
     }
     if os.path.exists(meta_path):
-        with open(meta_path) as fh:
-            stored = json.load(fh)
+        stored, params = _read_meta(out)
         for key, value in meta.items():
             if stored.get(key) != value:
                 raise ValueError(
@@ -189,19 +221,23 @@ def _open_store(out, model, sample_sizes, n_examples, random_state, chunk_size, 
                 f"out={out!r} was drawn with random_state={stored['random_state']}, but this "
                 f"call has random_state={random_state}."
             )
-        params = np.load(os.path.join(out, "params.npy"))
-        return params, int(stored["chunk_size"])
+        return params, int(stored["chunk_size"]), stored["store_id"]
+    if glob.glob(os.path.join(out, "shard_*.npz")):
+        raise ValueError(f"out={out!r} holds teacher shards but no meta.json: they cannot be "
+                         "identified; use another directory.")
     params = model.sample_prior(n_examples, random_state=random_state)
     chunk_size = chunk_size or _default_chunk_size(n_examples, n_jobs)
     meta["chunk_size"] = chunk_size
     if isinstance(random_state, (int, np.integer)):
         meta["random_state"] = int(random_state)
-    np.save(os.path.join(out, "params.npy.tmp.npy"), params)
-    os.replace(os.path.join(out, "params.npy.tmp.npy"), os.path.join(out, "params.npy"))
-    with open(meta_path + ".tmp", "w") as fh:
+    meta["store_id"] = _store_id(meta, params)
+    with open(os.path.join(out, "params.npy.partial"), "wb") as fh:
+        np.save(fh, params)
+    os.replace(os.path.join(out, "params.npy.partial"), os.path.join(out, "params.npy"))
+    with open(meta_path + ".partial", "w") as fh:
         json.dump(meta, fh, indent=1)
-    os.replace(meta_path + ".tmp", meta_path)
-    return params, chunk_size
+    os.replace(meta_path + ".partial", meta_path)
+    return params, chunk_size, meta["store_id"]
 
 
 def generate_teacher_data(
@@ -271,7 +307,7 @@ def generate_teacher_data(
 
     if out is not None:
         out = os.fspath(out)
-        params, chunk_size = _open_store(
+        params, chunk_size, store_id = _open_store(
             out, model, sample_sizes, n_examples, random_state, chunk_size, n_jobs
         )
     else:
@@ -281,7 +317,7 @@ def generate_teacher_data(
     starts = list(range(0, n_examples, chunk_size))
     results = {}
     if out is not None:
-        results = _read_shards(out, len(starts))
+        results = _read_shards(out, store_id, _chunk_lengths(n_examples, chunk_size), shape)
         if results:
             logger.info("resuming %s: %d of %d chunks on disk", out, len(results), len(starts))
     todo = [k for k in range(len(starts)) if k not in results]
@@ -300,7 +336,8 @@ def generate_teacher_data(
         for k, (sfs, reasons) in zip(todo, parallel(tasks) if todo else ()):
             results[k] = (sfs, reasons)
             if out is not None:
-                _atomic_savez(_shard_path(out, k), sfs=sfs, reasons=reasons)
+                _atomic_savez(_shard_path(out, k), sfs=sfs, reasons=reasons,
+                              store_id=np.array(store_id), chunk=np.array(k))
             bar.update(len(reasons))
     finally:
         bar.close()
@@ -337,14 +374,12 @@ def load_teacher_shards(out):
     -------
     TeacherData
     """
-    meta_path = os.path.join(out, "meta.json")
-    if not os.path.exists(meta_path):
-        raise FileNotFoundError(f"{out!r} holds no teacher data (no meta.json).")
-    with open(meta_path) as fh:
-        chunk = int(json.load(fh)["chunk_size"])
-    params = np.load(os.path.join(out, "params.npy"))
+    out = os.fspath(out)
+    stored, params = _read_meta(out)
+    chunk = int(stored["chunk_size"])
     starts = range(0, len(params), chunk)
-    shards = _read_shards(out, len(starts))
+    shape = tuple(n + 1 for n in stored["sample_sizes"])
+    shards = _read_shards(out, stored["store_id"], _chunk_lengths(len(params), chunk), shape)
     if not shards:
         raise ValueError(f"{out!r} holds no finished shard yet.")
     ks = sorted(shards)
@@ -354,13 +389,37 @@ def load_teacher_shards(out):
                          np.concatenate([shards[k][1] for k in ks]), index)
 
 
-def _read_shards(out, n_chunks):
-    """The shards on disk, ``{chunk: (sfs, reasons)}``."""
+def _chunk_lengths(n_examples, chunk_size):
+    return [min(chunk_size, n_examples - start) for start in range(0, n_examples, chunk_size)]
+
+
+def _read_shards(out, store_id, lengths, shape):
+    """The shards on disk, ``{chunk: (sfs, reasons)}``, each checked against the store: its
+    stamp, its chunk index, its length and its spectrum shape."""
     results = {}
-    for k in range(n_chunks):
-        if os.path.exists(_shard_path(out, k)):
-            with np.load(_shard_path(out, k)) as shard:
-                results[k] = (shard["sfs"], shard["reasons"])
+    for path in sorted(glob.glob(os.path.join(out, "shard_*.npz"))):
+        name = os.path.basename(path)
+        try:
+            k = int(name[len("shard_"):-len(".npz")])
+            with np.load(path) as shard:
+                content = {key: shard[key] for key in shard.files}
+        except Exception as exc:
+            raise ValueError(f"teacher shard {path!r} cannot be read ({type(exc).__name__}: "
+                             f"{exc}); delete it to have it computed again.") from None
+        stamp = str(content["store_id"]) if "store_id" in content else None
+        if stamp != store_id:
+            raise ValueError(
+                f"teacher shard {path!r} belongs to store {stamp!r}, not to this one "
+                f"({store_id[:12]}...: {out!r}'s meta.json); shards of different runs must "
+                "not be mixed: delete it or use another directory.")
+        sfs, reasons = content["sfs"], content["reasons"]
+        if (k >= len(lengths) or int(content["chunk"]) != k or len(sfs) != lengths[k]
+                or len(reasons) != lengths[k] or tuple(sfs.shape[1:]) != tuple(shape)):
+            raise ValueError(
+                f"teacher shard {path!r} holds {len(sfs)} spectra of shape {sfs.shape[1:]} for "
+                f"chunk {content['chunk']}; the store expects chunk {k} of "
+                f"{lengths[k] if k < len(lengths) else 0} spectra of shape {tuple(shape)}.")
+        results[k] = (sfs, reasons)
     return results
 
 

@@ -98,7 +98,7 @@ def test_vcf_with_ancestral_allele_and_missing_calls(tmp_path):
     ]
     path = tmp_path / "small.vcf"
     path.write_text("\n".join(lines) + "\n")
-    with pytest.warns(UserWarning, match=r"Left out 2 of 5 VCF sites"):
+    with pytest.warns(UserWarning, match=r"Used 3 of 5 VCF sites; left out 2"):
         sfs = sfs_from_vcf(path, sample_sizes=[4])
     assert not sfs.folded
     # sites 1 and 2: derived 1 of 6 -> projected to 4; site 3: 2 of 4 called, exact

@@ -173,6 +173,7 @@ def test_graph_encoder_is_invariant_to_deme_order(graph_emulator):
     assert not np.allclose(pred[0], swapped[0], rtol=1e-3)
 
 
+@pytest.mark.slow
 def test_graph_encoder_serves_another_topology(teacher):
     """One network for two families of different graphs (split+migration, IM with growth)."""
     im = IsolationMigration(bounds={"s": (0.2, 0.8), "nu1": (0.3, 3), "nu2": (0.3, 3),

@@ -39,6 +39,7 @@ def test_same_data_for_any_number_of_workers(reference):
         np.testing.assert_array_equal(sfs, reference.sfs)
 
 
+@pytest.mark.slow
 def test_same_data_on_a_dask_cluster(reference):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,

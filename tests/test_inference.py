@@ -134,8 +134,10 @@ def test_refinement_corrects_the_emulator_near_the_fit(emulator, observed):
         errors.append(np.abs(emu / exact - 1).max())
     assert errors[1] < 0.25 * errors[0]
     assert refined.correction_.contains(model.transform(np.array([params]))).all()
-    # every teacher call is counted: the starts' ranking, the design and the refined optimum
-    assert refined.n_exact_evaluations_ == refined.n_starts + 25
+    # every teacher call is counted: the starts' ranking, the design, the refined optimum and
+    # the exact convergence check (a central difference per parameter)
+    assert refined.n_exact_evaluations_ == refined.n_starts + 25 + 2 * model.n_params
+    assert refined.converged_
     assert refined.fit_time_["refine"] > 0
     assert pickle.loads(pickle.dumps(refined)).log_likelihood_ == refined.log_likelihood_
 

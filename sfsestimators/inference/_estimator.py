@@ -20,19 +20,26 @@ from sklearn.utils.validation import check_is_fitted
 from .._validation import check_int_params
 from ..likelihood import optimal_theta
 from ..models import DemographicModel, PiecewiseConstant
+from ._checks import (
+    EXPECTED_GAIN_TOLERANCE,
+    FitWarning,
+    expected_exact_gain,
+    fit_messages,
+    posterior_drop_limit,
+    unbounded_intervals,
+)
 from ._data import observed_spectrum
 from ._exact import ExactLikelihood, polish
 from ._optimize import multistart, refit_batch
 from ._posterior import nuts_posterior, smc_posterior, temper_weight
 from ._refine import refine
-from ._surface import LikelihoodSurface, ParameterTransform, input_mapper
+from ._report import summary_text
+from ._select import CandidateFit, exact_rank, select
+from ._surface import LikelihoodSurface, input_mapper
 from ._uncertainty import Uncertainty, bootstrap_spectra, uncertainty
 from ._units import physical_history
 
 __all__ = ["DemographyFitter"]
-
-_Z_LIMIT = 6.0  # |z| beyond this: within 0.25 % of a bound (sigmoid(6) = 0.9975)
-
 
 class DemographyFitter(BaseEstimator):
     """Fit a demographic model to an observed SFS through a neural emulator.
@@ -139,11 +146,25 @@ class DemographyFitter(BaseEstimator):
     ne_history_ : list of dict
         One-population models: the size history as epochs (start/end time, start/end size).
     selection_ : list of dict
-        Per candidate model: parameters, emulator log-likelihood and AIC.
+        Per candidate model: parameters, emulator and exact log-likelihood and AIC (exact
+        whenever there are several candidates: the model is selected on exact values, and a
+        nested model that fits worse than its sub-model is refitted from the sub-model's
+        optimum, ``refitted_from``).
     n_iter_ : int
         Optimiser iterations.
     converged_ : bool
-        Whether the best start's gradient vanished (and the polish converged).
+        With an exact stage (polish or refine): whether a Newton step on the EXACT
+        likelihood (central-difference gradient, 2 p teacher calls; the emulator's Fisher
+        information as curvature) would gain less than 0.1 log-likelihood units. Without
+        one: whether the emulator's gradient vanished.
+    log_likelihood_exact_ : float
+        The exact log-likelihood at the fit, always (one teacher call when there is no
+        exact stage).
+    flags_ : list of str
+        What makes the result suspect, each also a :class:`FitWarning`: a parameter on a
+        prior bound, the fit outside the emulator's training data, the emulator and the
+        exact likelihood disagreeing by more than 1 unit at the fit, no convergence, an
+        unbounded interval, a nested model refitted, failed teacher evaluations.
     fit_time_ : dict
         Seconds spent in the emulator optimisation, the exact ranking of the starts, the
         refinement, the polish and the uncertainty.
@@ -317,60 +338,76 @@ class DemographyFitter(BaseEstimator):
         rng = check_random_state(self.random_state)
         sfs, counts = self._spectrum(X)
         predictor = self._predictor()
-        results = []
+        fits = []
         for model in self._candidates(predictor):
             surface = LikelihoodSurface(model, predictor, sfs)
             res = multistart(surface, model.sample_prior(self.n_starts, random_state=rng),
                              optimizer=self.optimizer, max_iter=self.max_iter)
-            results.append((2 * model.n_params - 2 * res.loglik, model, surface, res))
+            fits.append(CandidateFit(model, surface, res,
+                                     ExactLikelihood(model, sfs, n_jobs=self.n_jobs)))
             if self.verbose:
-                print(f"{model!r}: emulator log-likelihood {res.loglik:.3f}, "
-                      f"AIC {results[-1][0]:.2f}")
-        _, model, surface, best = min(results, key=lambda r: r[0])
+                print(f"{model!r}: emulator log-likelihood {res.loglik:.3f}")
         times = {"emulator": time.perf_counter() - start}
 
-        theta, converged = best.theta, best.grad_norm < 1e-2
-        exact = ExactLikelihood(model, sfs, n_jobs=self.n_jobs)
-        starts_exact = start_exact = report = None
-        if self.polish == "moments" or self.refine:
-            # rank every start's emulator optimum by the EXACT likelihood (n_starts moments
-            # evaluations, in parallel) and go on from the best: the emulator's own ranking
-            # can be fooled by its errors where the data are large
-            start = time.perf_counter()
-            starts_exact = exact.evaluate(best.all_theta)[0]
-            pick = int(np.argmax(starts_exact))
-            theta, ll = best.all_theta[pick], float(starts_exact[pick])
-            start_exact = ll
-            times["ranking"] = time.perf_counter() - start
-            start = time.perf_counter()
-            if self.refine:
-                report = refine(surface, exact, theta, self.refine, rng,
-                                max_iter=self.max_iter)
-                if report.n_failed:
-                    warnings.warn(f"{report.n_failed} of {self.refine} teacher evaluations of "
-                                  f"the refinement failed ({report.failures}); they were left "
-                                  "out.", stacklevel=2)
-                if report.loglik >= ll:
-                    theta, ll = report.theta, report.loglik
-            times["refine"] = time.perf_counter() - start
-            start = time.perf_counter()
-            if self.polish == "moments":
-                polished = polish(exact, theta, maxfev=self.polish_maxfev)
-                if polished.loglik >= ll:
-                    theta, ll = polished.theta, polished.loglik
-                converged = converged or polished.success
-            expected = exact.spectrum(theta)
+        # rank every start's emulator optimum by the EXACT likelihood (n_starts moments
+        # evaluations, in parallel) and go on from the best: the emulator's own ranking can
+        # be fooled by its errors where the data are large; candidates are chosen on exact
+        # AIC, a nested model never worse than its sub-model
+        start = time.perf_counter()
+        flags = []
+        exact_stage = self.polish == "moments" or bool(self.refine)
+        if len(fits) > 1:
+            pick, flags = select(fits, optimizer=self.optimizer, max_iter=self.max_iter,
+                                 rng=rng.randint(2**31 - 1))
         else:
-            start = time.perf_counter()
-            ll = best.loglik
+            pick = 0
+            if exact_stage:
+                exact_rank(fits[0])
+        chosen = fits[pick]
+        model, surface, best, exact = chosen.model, chosen.surface, chosen.result, chosen.exact
+        theta, ll = chosen.theta, chosen.loglik
+        start_exact = ll if exact_stage else None
+        times["ranking"] = time.perf_counter() - start
+        start = time.perf_counter()
+        report = None
+        if self.refine:
+            report = refine(surface, exact, theta, self.refine, rng, max_iter=self.max_iter)
+            if report.n_failed:
+                flags.append(f"{report.n_failed} of {self.refine} teacher evaluations of the "
+                             f"refinement failed ({report.failures}); they were left out.")
+            if report.loglik >= ll:
+                theta, ll = report.theta, report.loglik
+        times["refine"] = time.perf_counter() - start
+        start = time.perf_counter()
+        if self.polish == "moments":
+            polished = polish(exact, theta, maxfev=self.polish_maxfev)
+            if polished.loglik >= ll:
+                theta, ll = polished.theta, polished.loglik
+        theta = np.asarray(theta, dtype=float)
+        correction = report.correction if report is not None else None
+        fitted = surface.with_correction(correction)
+        with torch.no_grad():
+            ll_emulator = float(fitted.loglik(torch.as_tensor(theta[None]))[0])
+        if exact_stage:
+            expected = exact.spectrum(theta)
+            gain, _ = expected_exact_gain(exact, fitted, theta)
+            converged = bool(gain < EXPECTED_GAIN_TOLERANCE)
+            if not converged:
+                flags.append(f"The fit did not converge: a Newton step on the exact "
+                             f"likelihood would still gain {gain:.3g} log-likelihood units "
+                             f"(tolerance {EXPECTED_GAIN_TOLERANCE}); raise polish_maxfev or "
+                             "refine=, or start elsewhere (random_state, n_starts).")
+        else:
+            ll = ll_emulator
             expected = predictor.predict_spectrum(
                 input_mapper(model, predictor)(torch.as_tensor(theta[None])).numpy(),
                 sample_sizes=[int(s) for s in sfs.sample_sizes],
             )[0]
+            converged = bool(best.grad_norm < 1e-2)
+        ll_exact = ll if exact_stage else float(exact.evaluate(theta[None])[0][0])
         times["polish"] = time.perf_counter() - start
-        theta = np.asarray(theta, dtype=float)
-        correction = report.correction if report is not None else None
-        self._warn_bounds(model, predictor, theta)
+        flags += fit_messages(model, predictor, input_mapper(model, predictor), theta,
+                              ll_emulator, ll_exact, exact_stage)
 
         start = time.perf_counter()
         if self.uncertainty is None:
@@ -380,30 +417,38 @@ class DemographyFitter(BaseEstimator):
             if self.uncertainty == "godambe":
                 boot = bootstrap_spectra(sfs, self.n_bootstrap, rng, counts=counts,
                                          blocks=blocks, sample_sizes=self.sample_sizes)
-            unc = uncertainty(surface.with_correction(correction), theta,
-                              method=self.uncertainty, boot=boot)
+            unc = uncertainty(fitted, theta, method=self.uncertainty, boot=boot)
+            loose = unbounded_intervals(unc.conf_int)
+            if loose:
+                flags.append(f"The 95 % intervals of {loose} are unbounded: the data do not "
+                             "inform these parameters; fit a simpler model, or use "
+                             "bootstrap_refit / sample_posterior for their spread.")
         times["uncertainty"] = time.perf_counter() - start
         theta_scale = float(optimal_theta(expected, sfs))
         history = physical_history(model, theta, theta_scale,
                                    mutation_rate=self.mutation_rate,
                                    sequence_length=self.sequence_length,
                                    generation_time=self.generation_time)
+        for message in flags:
+            warnings.warn(message, FitWarning, stacklevel=2)
 
         # -- the fitted state, set in one place -------------------------------------------
         self.model_ = model
         self.selection_ = [
-            {"model": repr(m), "n_params": m.n_params, "log_likelihood_emulator": r.loglik,
-             "aic": aic} for aic, m, _, r in results]
+            {"model": repr(f.model), "n_params": f.model.n_params,
+             "log_likelihood_emulator": f.result.loglik, "log_likelihood_exact": f.loglik,
+             "aic": f.aic, "refitted_from": f.refitted_from} for f in fits]
         self.params_ = dict(zip(model.param_names, theta.tolist()))
         self.theta_ = theta_scale
         self.log_likelihood_ = float(ll)
+        self.log_likelihood_exact_ = float(ll_exact)
         self.log_likelihood_emulator_ = best.loglik
         self.starts_loglik_ = best.all_loglik
-        self.starts_loglik_exact_ = starts_exact
+        self.starts_loglik_exact_ = chosen.exact_loglik
         self.log_likelihood_emulator_start_exact_ = start_exact
         self.n_iter_ = best.n_iter
-        self.converged_ = bool(converged)
-        self.n_exact_evaluations_ = exact.n_evaluations
+        self.converged_ = converged
+        self.n_exact_evaluations_ = int(sum(f.exact.n_evaluations for f in fits))
         self.refinement_ = None if report is None else {
             "n_evaluations": report.n_evaluations, "n_failed": report.n_failed,
             "failures": report.failures, "quadratic": report.quadratic,
@@ -416,28 +461,9 @@ class DemographyFitter(BaseEstimator):
         self.N_ref_, self.graph_ = history.N_ref, history.graph
         self.ne_history_ = history.ne_history
         self.fit_time_ = times
+        self.flags_ = flags
         self._counts, self._blocks = counts, blocks
         return self
-
-    def _warn_bounds(self, model, predictor, theta):
-        z = ParameterTransform(model).z_from_theta(theta[None])[0].numpy()
-        for name, value, zi, lo, hi in zip(model.param_names, theta, z, model.lower_bound,
-                                           model.upper_bound):
-            if abs(zi) > _Z_LIMIT:
-                warnings.warn(
-                    f"Parameter {name!r} = {value:.4g} sits on its prior "
-                    f"{'upper' if zi > 0 else 'lower'} bound [{lo:g}, {hi:g}]; the optimum may "
-                    "lie outside the bounds.", stacklevel=3,
-                )
-        inputs = input_mapper(model, predictor)(torch.as_tensor(theta[None])).numpy()[0]
-        outside = (inputs < predictor.param_min_ * (1 - 1e-9)) | (
-            inputs > predictor.param_max_ * (1 + 1e-9))
-        if outside.any():
-            warnings.warn(
-                f"The optimum lies outside the emulator's training domain in input(s) "
-                f"{np.flatnonzero(outside).tolist()}; the emulator's likelihood there is an "
-                "extrapolation.", stacklevel=3,
-            )
 
     # -- the fitted surface and what uses it ---------------------------------------------------
     def _theta(self):
@@ -553,7 +579,27 @@ class DemographyFitter(BaseEstimator):
             draws, diagnostics = nuts_posterior(surface, self._theta(), n_samples,
                                                 weight=weight, warmup_steps=warmup_steps,
                                                 random_state=random_state, progress=progress)
+        self._check_posterior(draws, diagnostics, weight)
         return (draws, diagnostics) if return_diagnostics else draws
+
+    def _check_posterior(self, draws, diagnostics, weight):
+        """Warn when the exact log-likelihood at the posterior median lies far below the
+        fit's (more than :func:`posterior_drop_limit`): the sampler did not find the fit's
+        mode, or the emulator's surface misleads it away from the fit."""
+        median = np.median(draws, axis=0)
+        exact = ExactLikelihood(self.model_, self.observed_sfs_, n_jobs=self.n_jobs)
+        ll = float(exact.evaluate(median[None])[0][0])
+        limit = posterior_drop_limit(self.model_.n_params, weight)
+        diagnostics["log_likelihood_exact_median"] = ll
+        diagnostics["log_likelihood_drop"] = self.log_likelihood_exact_ - ll
+        if not self.log_likelihood_exact_ - ll <= limit:
+            warnings.warn(
+                f"The exact log-likelihood at the posterior median ({ll:.3f}) lies "
+                f"{self.log_likelihood_exact_ - ll:.3g} units below the fit's "
+                f"({self.log_likelihood_exact_:.3f}), more than the {limit:.3g} a posterior "
+                "around the fit would give: draw more (n_particles, warmup_steps), temper the "
+                "likelihood (temper=) for a multi-modal surface, or correct the emulator near "
+                "the fit (refine=).", FitWarning, stacklevel=3)
 
     # -- using the fit -------------------------------------------------------------------------
     def _site_log_probs(self, X):
@@ -601,40 +647,7 @@ class DemographyFitter(BaseEstimator):
         return float(np.sum(np.where(used, data * np.where(used, logp, 0.0), 0.0)))
 
     def summary(self):
-        """A readable table of the fit."""
+        """A readable table of the fit: parameters, intervals, likelihoods, the model
+        selection, the size history, and every flag that makes the result suspect."""
         check_is_fitted(self)
-        lines = [f"DemographyFitter: {self.model_!r}",
-                 f"{'parameter':<10} {'estimate':>11} {'std. err.':>11} {'95 % interval':>25}"]
-        for name, value in self.params_.items():
-            lo, hi = self.conf_int_[name]
-            lines.append(f"{name:<10} {value:>11.4g} {self.stderr_[name]:>11.3g} "
-                         f"{f'[{lo:.4g}, {hi:.4g}]':>25}")
-        lines += [
-            f"theta = 4 N_ref mu L: {self.theta_:.4g}"
-            + (f"; N_ref = {self.N_ref_:.4g}" if self.N_ref_ else ""),
-            f"log-likelihood: {self.log_likelihood_:.3f} "
-            f"({'exact, moments' if self.polish or self.refine else 'emulator'}); emulator "
-            "optimum "
-            f"{self.log_likelihood_emulator_:.3f}",
-            f"converged: {self.converged_}, iterations: {self.n_iter_}, exact evaluations: "
-            f"{self.n_exact_evaluations_}, time: "
-            + ", ".join(f"{k} {v:.2f} s" for k, v in self.fit_time_.items()),
-        ]
-        if self.refinement_:
-            r = self.refinement_
-            lines.append(f"refinement: {r['n_evaluations']} teacher evaluations "
-                         f"({r['n_failed']} failed), {'quadratic' if r['quadratic'] else 'linear'}"
-                         f" correction, exact log-likelihood {r['loglik_refined']:.3f}")
-        if len(self.selection_) > 1:
-            lines.append("model selection (AIC, emulator likelihood):")
-            for row in self.selection_:
-                lines.append(f"  {row['model']:<32} logL {row['log_likelihood_emulator']:>10.3f}"
-                             f"  AIC {row['aic']:>10.2f}")
-        if self.ne_history_:
-            lines.append("Ne(t), most recent last:")
-            for e in self.ne_history_:
-                lines.append(f"  {e['start_time']:>12.4g} -> {e['end_time']:>10.4g}: "
-                             f"{e['start_size']:.4g}" + (
-                                 f" -> {e['end_size']:.4g}" if e['end_size'] != e['start_size']
-                                 else ""))
-        return "\n".join(lines)
+        return summary_text(self)

@@ -552,8 +552,9 @@ def sfs_from_tree_sequence(
 def haplotypes_from_vcf(path):
     """Phased haplotypes and positions of a VCF, REF as the ancestral allele.
 
-    Multi-allelic sites are left out with a counted warning; a missing call is an error (the
-    genealogy networks need complete phased haplotypes).
+    Records failing a filter, multi-allelic records and indels are left out with a counted
+    warning (as in :func:`sfs_from_vcf`); missing calls are kept as -1; a truncated file is
+    an error.
 
     Parameters
     ----------
@@ -561,25 +562,29 @@ def haplotypes_from_vcf(path):
 
     Returns
     -------
-    haplotypes : ndarray of shape (n_sites, n_samples * ploidy), 0/1
+    haplotypes : ndarray of shape (n_sites, n_samples * ploidy), 0/1, -1 where missing
     positions : ndarray of shape (n_sites,)
+        0-based (VCF POS - 1).
     """
     import allel
 
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No VCF file at {path!r}.")
-    callset = allel.read_vcf(path, fields=["calldata/GT", "variants/POS", "variants/numalt"],
+    _check_vcf_complete(path)
+    headers = allel.read_vcf_headers(path)
+    failing = [f"variants/FILTER_{name}" for name in headers.filters if name != "PASS"]
+    callset = allel.read_vcf(path, fields=["calldata/GT", "variants/POS", "variants/numalt",
+                                           "variants/REF", "variants/ALT"] + failing,
                              alt_number=2)
     if callset is None:
         raise ValueError(f"VCF file {path!r} holds no variants.")
-    gt = callset["calldata/GT"]
-    keep = callset["variants/numalt"] <= 1
-    if (~keep).any():
-        warnings.warn(f"Left out {int((~keep).sum())} multi-allelic sites of {len(keep)}.",
-                      stacklevel=2)
-    haplotypes = gt[keep].reshape(int(keep.sum()), -1)
-    if (haplotypes < 0).any():
-        raise ValueError(f"VCF file {path!r} has {int((haplotypes < 0).sum())} missing calls; "
-                         "expected complete phased haplotypes.")
-    return (haplotypes > 0).astype(np.int8), callset["variants/POS"][keep].astype(float)
+    keep, reasons = _site_filters(callset)
+    dropped = {k: v for k, v in reasons.items() if v}
+    if dropped:
+        warnings.warn(f"Used {int(keep.sum())} of {len(keep)} VCF sites; left out "
+                      f"{sum(dropped.values())}: {dropped}.", stacklevel=2)
+    gt = callset["calldata/GT"][keep]
+    haplotypes = gt.reshape(len(gt), -1)
+    out = np.where(haplotypes < 0, -1, (haplotypes > 0).astype(np.int8)).astype(np.int8)
+    return out, callset["variants/POS"][keep].astype(float) - 1

@@ -89,8 +89,17 @@ def test_bad_input_errors(fitted, held_out):
         fitted.predict(g)
     with pytest.raises(ValueError, match="one position per site"):
         fitted.predict((g, np.arange(3.0)))
-    with pytest.raises(ValueError, match="other than 0/1"):
-        fitted.predict((g * 2, held_out[0].tables.sites.position))
+    with pytest.warns(UserWarning, match=f"Left out {len(g)} multi-allelic site"):
+        with pytest.raises(ValueError, match="no segregating site"):
+            fitted.predict((g * 2, held_out[0].tables.sites.position))
+    with pytest.raises(ValueError, match="the value -3"):
+        fitted.predict((g - 3, held_out[0].tables.sites.position))
+    pos = held_out[0].tables.sites.position.copy()
+    pos[3] = pos[2]
+    with pytest.raises(ValueError, match="repeat 1 time"):
+        fitted.predict((g, pos))
+    with pytest.raises(ValueError, match="expected 0 <= position < sequence_length"):
+        fitted.predict((g, held_out[0].tables.sites.position), sequence_length=10.0)
     with pytest.raises(ValueError, match="not sorted"):
         fitted.predict((g, held_out[0].tables.sites.position[::-1]))
     few = MainspringARGEstimator(max_haplotypes=6)
@@ -202,3 +211,40 @@ def test_shipped_checkpoint_and_corrupted_files(tmp_path):
 
     with pytest.raises(ValueError, match="expected a MainspringARGEstimator file"):
         MainspringARGEstimator.load(DEFAULT_WEIGHTS)
+
+
+def test_missing_and_multiallelic_sites_are_counted_never_nan(fitted, held_out):
+    """Missing genotypes are compared pair by pair on the called sites, multi-allelic sites
+    left out; both are warned about with counts, and the output stays finite and close to
+    the complete data's."""
+    import msprime
+
+    ts = held_out[0]
+    full = fitted.predict(ts).log_tmrca
+    g = ts.genotype_matrix().astype(np.int64)
+    rng = np.random.default_rng(0)
+    holes = rng.random(g.shape) < 0.05
+    g[holes] = -1
+    with pytest.warns(UserWarning, match=f"{int(holes.sum())} of {g.size} genotypes"):
+        pred = fitted.predict((g, ts.tables.sites.position), sequence_length=ts.sequence_length)
+    assert np.all(np.isfinite(pred.log_tmrca)) and np.all(np.isfinite(pred.log_tmrca_sd))
+    iu = np.triu_indices(10, 1)
+    assert np.mean((pred.log_tmrca[:, iu[0], iu[1]] - full[:, iu[0], iu[1]]) ** 2) < 0.05
+    # a tree sequence with multi-allelic sites (an infinite-alleles-free model, many hits)
+    multi = msprime.sim_mutations(ts.delete_sites(np.arange(ts.num_sites)), rate=2e-7,
+                                  model=msprime.JC69(), random_seed=4, discrete_genome=True)
+    n_multi = sum(len(set(v.alleles) - {None}) > 2 for v in multi.variants())
+    assert n_multi > 0
+    with pytest.warns(UserWarning, match=f"Left out {n_multi} multi-allelic site"):
+        pred = fitted.predict(multi)
+    assert np.all(np.isfinite(pred.log_tmrca))
+    # missing data in a tree sequence: a sample with no genealogy over a region
+    tables = ts.dump_tables()
+    tables.edges.truncate(0)
+    for e in ts.edges():
+        if not (e.child == 0 and e.left < ts.sequence_length / 2):
+            tables.edges.append(e)
+    tables.sort()
+    with pytest.warns(UserWarning, match="genotypes of the tree sequence are missing"):
+        pred = fitted.predict(tables.tree_sequence())
+    assert np.all(np.isfinite(pred.log_tmrca))

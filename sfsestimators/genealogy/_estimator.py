@@ -382,6 +382,11 @@ class MainspringARGEstimator(BaseEstimator):
             mean, log_sd = module(torch.as_tensor(feats, device=self.net_.device))
         mean = mean.cpu().numpy().T + shift
         sd = np.exp(log_sd.cpu().numpy().T)
+        bad = ~(np.isfinite(mean) & np.isfinite(sd))
+        if bad.any():  # never hand NaN on: it would be a silent wrong answer
+            raise ValueError(f"the network's output is not finite for {int(bad.sum())} of "
+                             f"{bad.size} pair-windows; the input lies outside what it can "
+                             "read (check the genotypes and mutation_rate).")
         return prediction_from_pairs(mean, sd, pairs, n, windows, length)
 
     def score(self, X, y=None):

@@ -52,11 +52,33 @@ def _demo_spectrum(seed):
     return sfs_from_tree_sequence(ts), 1e-8, 2e7
 
 
+def _check_fit_flags(args):
+    """Flags that would be silently ignored, or that contradict each other, are errors."""
+    is_vcf = args.data is not None and args.data.endswith((".vcf", ".vcf.gz", ".bcf"))
+    if not is_vcf:
+        for flag, value in (("--popfile", args.popfile), ("--sample-size", args.sample_size)):
+            if value is not None:
+                raise ValueError(f"{flag} applies to VCF input only; got "
+                                 f"{args.data or 'no data (the demo)'}.")
+    if args.data is None and (args.mutation_rate is not None
+                              or args.sequence_length is not None):
+        raise ValueError("--mutation-rate/--sequence-length apply to your data; the demo "
+                         "(no data file) sets its own.")
+    if args.data is not None and (args.mutation_rate is None) != (args.sequence_length is None):
+        raise ValueError("--mutation-rate and --sequence-length go together (N_ref = theta / "
+                         "(4 mu L)); give both or neither.")
+    if args.generation_time is not None and args.data is not None and (
+            args.mutation_rate is None):
+        raise ValueError("--generation-time needs --mutation-rate and --sequence-length "
+                         "(physical units).")
+
+
 def _fit(args):
     from .inference import DemographyFitter
     from .io import read_sfs, sfs_from_vcf
 
     mutation_rate, length = args.mutation_rate, args.sequence_length
+    _check_fit_flags(args)
     if args.data is None:
         sfs, mutation_rate, length = _demo_spectrum(args.seed)
     elif args.data.endswith((".vcf", ".vcf.gz", ".bcf")):
@@ -122,6 +144,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING - 10 * args.verbose, stream=sys.stderr)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
-        print(f"sfsestimators: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, OSError) as exc:
+        message = " ".join(str(exc).split())  # one line, whatever the exception held
+        print(f"sfsestimators: error: {message}", file=sys.stderr)
         return 2

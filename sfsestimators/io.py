@@ -72,7 +72,8 @@ def read_sfs(path):
     population), optionally ``folded``/``unfolded`` and quoted population names; a line of
     the counts; optionally a line of the mask (0/1). Unlike moments' reader, a file whose
     number of counts or mask entries differs from what its header says, or that holds
-    anything else, is an error naming the line, never read past its end.
+    anything else, or that ends part-way through a line (no final newline: moments and dadi
+    always write one), is an error naming the line, never read past its end.
 
     Parameters
     ----------
@@ -98,6 +99,10 @@ def read_sfs(path):
     except UnicodeDecodeError as exc:
         raise ValueError(f"spectrum file {path!r} is not text ({exc}); expected a .fs "
                          "file.") from None
+    if lines and not lines[-1][1].endswith("\n"):
+        raise _fs_error(path, lines[-1][0], "the file ends part-way through this line (no "
+                        "final newline, as moments and dadi always write): it may be "
+                        "truncated; if it is complete, end it with a newline.")
     if len(lines) < 2:
         raise ValueError(f"spectrum file {path!r} has {len(lines)} non-comment line(s); "
                          "expected a header line and a line of counts (and an optional mask).")

@@ -15,6 +15,7 @@ take plain arrays, tensors and models and return small value objects:
 - ``_units``: the fitted history in physical units (demes).
 """
 
+from ._checks import FitWarning
 from ._estimator import DemographyFitter
 from ._exact import ExactLikelihood, PolishReport, polish
 from ._optimize import MultistartResult, multistart
@@ -23,6 +24,7 @@ from ._surface import LikelihoodSurface, ParameterTransform
 
 __all__ = [
     "DemographyFitter",
+    "FitWarning",
     "LikelihoodSurface",
     "ParameterTransform",
     "MultistartResult",

@@ -65,10 +65,12 @@ def observed_spectrum(X, *, n_populations=1, sample_sizes=None, folded=None, mod
         if folded and not sfs.folded:
             sfs = sfs.fold()
     if sfs.ndim != n_populations:
+        hint = ("model=SplitMigration() (its emulator ships with the package)"
+                if sfs.ndim == 2 else f"model= a {sfs.ndim}-population family")
         raise ValueError(
             f"observed_sfs has {sfs.ndim} population(s), but model {model!r} has "
-            f"{n_populations}; pass model= a {sfs.ndim}-population family (e.g. "
-            "SplitMigration() for 2) and an emulator trained on it (predictor=)."
+            f"{n_populations}; pass {hint}, or your own family with an emulator trained on "
+            "it (predictor=)."
         )
     if np.ma.sum(sfs) <= 0:
         raise ValueError("observed_sfs holds no segregating sites; expected counts > 0.")

@@ -292,9 +292,9 @@ class DemographyFitter(BaseEstimator):
         if self.predictor is not None:
             check_is_fitted(self.predictor)
             return self.predictor
-        from ..pretrained import load_default
+        from ..pretrained import load_for
 
-        return load_default()
+        return load_for(self.model)
 
     def _candidates(self, predictor):
         if self.model is not None:

@@ -63,19 +63,19 @@ def _file(name, text, mode="w"):
 
 
 # -- fixtures shared by the cases (built once, small) ---------------------------------------
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def emulator():
     theta, sfs, _ = generate_teacher_data(TwoEpoch(), 300, [12], random_state=0)
     return NeuralSFSRegressor((32, 32), max_epochs=40, random_state=0).fit(
         theta, sfs, model=TwoEpoch())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mainspring():
     return MainspringARGEstimator.pretrained(device="cpu")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def sample_ts():
     return simulate(SizeHistory([0.0], [1e4]), 6, 2e4, random_state=3)
 

@@ -546,6 +546,9 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
             n_epochs=self.n_epochs_,
             model=_model_spec(self.model_),
             state_dict={k: v.cpu() for k, v in self.net_.module_.state_dict().items()},
+            # so that partial_fit after load continues exactly as it would have in-process
+            optimizer=self.net_.optimizer_.state_dict(),
+            seed=int(self._seed), n_partial=int(getattr(self, "_n_partial", 0)),
         )
 
     @classmethod
@@ -569,11 +572,13 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
         est.param_max_ = ckpt["param_max"].numpy()
         est.n_features_in_ = len(est.param_log_)
         est.model_ = _model_from_spec(ckpt.get("model"))
-        est._seed, est._n_partial = 0, 0
+        est._seed, est._n_partial = int(ckpt.get("seed", 0)), int(ckpt.get("n_partial", 0))
         est.net_ = est._build_net(est._validate_hyperparameters(), int(est.included_.sum()),
-                                  device, 0)
+                                  device, est._seed)
         est.net_.initialize()
         est.net_.module_.load_state_dict(ckpt["state_dict"])
+        if ckpt.get("optimizer"):
+            est.net_.optimizer_.load_state_dict(ckpt["optimizer"])
         est._epoch_offset = int(ckpt["n_epochs"])
         est._applied = {"lr": est.lr, "batch_size": est.batch_size,
                         "optimizer__weight_decay": est.weight_decay}

@@ -161,3 +161,44 @@ def test_bad_input_is_a_clear_error(teacher):
         fitted.predict(np.full((1, 2), np.nan))
     with pytest.raises(ValueError, match="shape"):
         fitted.partial_fit(theta, np.zeros((len(theta), 5)) + 1)
+
+
+def test_killed_training_resumes_exactly(tmp_path, teacher):
+    """train_resumable killed (SIGKILL) after a checkpoint and resumed ends with the model
+    an uninterrupted run trains: weights, optimiser state and seeds are in the file."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    from sfsestimators.pretrained.train_default import train_resumable
+
+    theta, sfs, _ = teacher
+    np.savez(tmp_path / "data.npz", theta=theta, sfs=sfs)
+    kw = dict(max_epochs=30, chunk=2, hidden_layer_sizes=(16,), early_stopping=False,
+              batch_size=16, random_state=0, model=TwoEpoch())
+    ckpt = tmp_path / "killed.pt"
+    script = textwrap.dedent(f"""
+        import numpy as np
+        from sfsestimators import TwoEpoch
+        from sfsestimators.pretrained.train_default import train_resumable
+        d = np.load({str(tmp_path / "data.npz")!r})
+        train_resumable(d["theta"], d["sfs"], {str(ckpt)!r}, max_epochs=30, chunk=2,
+                        hidden_layer_sizes=(16,), early_stopping=False, batch_size=16,
+                        random_state=0, model=TwoEpoch(), log=lambda *a: None)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.time() + 120
+    while time.time() < deadline and not ckpt.exists() and proc.poll() is None:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stopped = NeuralSFSRegressor.load(ckpt, device="cpu").n_epochs_
+    assert 2 <= stopped < 30, "the run should have been killed part-way"
+    resumed = train_resumable(theta, sfs, ckpt, log=lambda *a: None, **kw)
+    whole = train_resumable(theta, sfs, tmp_path / "whole.pt", log=lambda *a: None, **kw)
+    assert resumed.n_epochs_ == whole.n_epochs_ == 30
+    np.testing.assert_allclose(resumed.predict(theta[:20]), whole.predict(theta[:20]),
+                               rtol=1e-5)

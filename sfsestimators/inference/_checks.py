@@ -11,7 +11,8 @@ import torch
 
 __all__ = ["FitWarning", "BOUND_DISTANCE", "EMULATOR_TOLERANCE", "EXPECTED_GAIN_TOLERANCE",
            "near_bounds", "outside_training", "expected_exact_gain", "unbounded_intervals",
-           "posterior_drop_limit", "fit_messages"]
+           "posterior_drop_limit", "fit_messages",
+           "posterior_message"]
 
 #: a parameter closer than this to a prior bound (on its own scale: 0.1 in ln for
 #: log-scaled ones, i.e. within ~10 %; 1 % of the range for linear ones) is on the bound
@@ -126,3 +127,20 @@ def fit_messages(model, predictor, mapper, theta, ll_emulator, ll_exact, exact_s
                      f"differs from the exact one ({ll_exact:.3f}) by {gap:.3g} units "
                      f"(tolerance {EMULATOR_TOLERANCE}); {what}.")
     return flags
+
+
+def posterior_message(exact, draws, loglik_fit, weight, diagnostics):
+    """A message when the exact log-likelihood at the posterior median lies further below
+    the fit's than :func:`posterior_drop_limit` allows (the sampler missed the fit's mode,
+    or the emulator's surface misled it); records both in ``diagnostics``."""
+    ll = float(exact.evaluate(np.median(draws, axis=0)[None])[0][0])
+    limit = posterior_drop_limit(exact.model.n_params, weight)
+    diagnostics["log_likelihood_exact_median"] = ll
+    diagnostics["log_likelihood_drop"] = loglik_fit - ll
+    if loglik_fit - ll <= limit:
+        return None
+    return (f"The exact log-likelihood at the posterior median ({ll:.3f}) lies "
+            f"{loglik_fit - ll:.3g} units below the fit's ({loglik_fit:.3f}), more than the "
+            f"{limit:.3g} a posterior around the fit would give: draw more (n_particles, "
+            "warmup_steps), temper the likelihood (temper=) for a multi-modal surface, or "
+            "correct the emulator near the fit (refine=).")

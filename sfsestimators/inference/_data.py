@@ -7,7 +7,7 @@ import numpy as np
 
 from ..io import as_spectrum
 
-__all__ = ["observed_spectrum"]
+__all__ = ["observed_spectrum", "site_log_probs"]
 
 
 def _is_per_site(X, n_populations, sample_sizes):
@@ -75,3 +75,20 @@ def observed_spectrum(X, *, n_populations=1, sample_sizes=None, folded=None, mod
     if np.ma.sum(sfs) <= 0:
         raise ValueError("observed_sfs holds no segregating sites; expected counts > 0.")
     return sfs, counts
+
+
+def site_log_probs(expected, sfs):
+    """``log p_j`` of every entry of ``sfs``'s shape under the fitted ``expected`` spectrum
+    (folded like the data; -inf where masked or impossible)."""
+    if sfs.folded and not expected.folded:
+        expected = expected.fold()
+    if expected.shape != sfs.shape:
+        raise ValueError(
+            f"X has sample sizes {list(sfs.sample_sizes)}, but the fit was made at "
+            f"{list(expected.sample_sizes)}; project the data to the fit's sample sizes."
+        )
+    include = ~(np.ma.getmaskarray(expected) | np.ma.getmaskarray(sfs))
+    p = np.where(include, np.ma.filled(expected, 0.0), 0.0)
+    p = p / p.sum()
+    with np.errstate(divide="ignore"):
+        return np.where(include & (p > 0), np.log(np.where(p > 0, p, 1.0)), -np.inf)

@@ -25,12 +25,12 @@ from ._checks import (
     FitWarning,
     expected_exact_gain,
     fit_messages,
-    posterior_drop_limit,
+    posterior_message,
     unbounded_intervals,
 )
-from ._data import observed_spectrum
+from ._data import observed_spectrum, site_log_probs
 from ._exact import ExactLikelihood, polish
-from ._optimize import multistart, refit_batch
+from ._optimize import multistart, refit_batch, single_threaded
 from ._posterior import nuts_posterior, smc_posterior, temper_weight
 from ._refine import refine
 from ._report import summary_text
@@ -334,6 +334,10 @@ class DemographyFitter(BaseEstimator):
         """
         self._check_params()
         self._reset()
+        with single_threaded():
+            return self._fit(X, blocks)
+
+    def _fit(self, X, blocks):
         start = time.perf_counter()
         rng = check_random_state(self.random_state)
         sfs, counts = self._spectrum(X)
@@ -507,8 +511,9 @@ class DemographyFitter(BaseEstimator):
         boot = bootstrap_spectra(self.observed_sfs_, int(n), check_random_state(random_state),
                                  counts=self._counts, blocks=self._blocks,
                                  sample_sizes=self.sample_sizes)
-        return refit_batch(self.likelihood_surface(), self._theta(), boot,
-                           max_iter=self.max_iter)
+        with single_threaded():
+            return refit_batch(self.likelihood_surface(), self._theta(), boot,
+                               max_iter=self.max_iter)
 
     def sample_posterior(self, n_samples=1000, *, method="nuts", temper=None,
                          warmup_steps=500, n_particles=2000, n_moves=10,
@@ -570,6 +575,13 @@ class DemographyFitter(BaseEstimator):
         if temper == "godambe" and self.uncertainty != "godambe":
             raise ValueError("temper='godambe' needs a fit with uncertainty='godambe'.")
         weight = temper_weight(temper, self.covariance_, self.covariance_fim_)
+        with single_threaded():
+            return self._sample_posterior(n_samples, method, weight, warmup_steps,
+                                          n_particles, n_moves, random_state, progress,
+                                          return_diagnostics)
+
+    def _sample_posterior(self, n_samples, method, weight, warmup_steps, n_particles,
+                          n_moves, random_state, progress, return_diagnostics):
         surface = self.likelihood_surface()
         if method == "smc":
             draws, diagnostics = smc_posterior(surface, n_samples, n_particles=n_particles,
@@ -583,42 +595,17 @@ class DemographyFitter(BaseEstimator):
         return (draws, diagnostics) if return_diagnostics else draws
 
     def _check_posterior(self, draws, diagnostics, weight):
-        """Warn when the exact log-likelihood at the posterior median lies far below the
-        fit's (more than :func:`posterior_drop_limit`): the sampler did not find the fit's
-        mode, or the emulator's surface misleads it away from the fit."""
-        median = np.median(draws, axis=0)
         exact = ExactLikelihood(self.model_, self.observed_sfs_, n_jobs=self.n_jobs)
-        ll = float(exact.evaluate(median[None])[0][0])
-        limit = posterior_drop_limit(self.model_.n_params, weight)
-        diagnostics["log_likelihood_exact_median"] = ll
-        diagnostics["log_likelihood_drop"] = self.log_likelihood_exact_ - ll
-        if not self.log_likelihood_exact_ - ll <= limit:
-            warnings.warn(
-                f"The exact log-likelihood at the posterior median ({ll:.3f}) lies "
-                f"{self.log_likelihood_exact_ - ll:.3g} units below the fit's "
-                f"({self.log_likelihood_exact_:.3f}), more than the {limit:.3g} a posterior "
-                "around the fit would give: draw more (n_particles, warmup_steps), temper the "
-                "likelihood (temper=) for a multi-modal surface, or correct the emulator near "
-                "the fit (refine=).", FitWarning, stacklevel=3)
+        message = posterior_message(exact, draws, self.log_likelihood_exact_, weight,
+                                    diagnostics)
+        if message:
+            warnings.warn(message, FitWarning, stacklevel=4)
 
     # -- using the fit -------------------------------------------------------------------------
     def _site_log_probs(self, X):
         check_is_fitted(self)
         sfs, counts = self._spectrum(X)
-        expected = self.expected_sfs_
-        if sfs.folded and not expected.folded:
-            expected = expected.fold()
-        if expected.shape != sfs.shape:
-            raise ValueError(
-                f"X has sample sizes {list(sfs.sample_sizes)}, but the fit was made at "
-                f"{list(expected.sample_sizes)}."
-            )
-        include = ~(np.ma.getmaskarray(expected) | np.ma.getmaskarray(sfs))
-        p = np.where(include, np.ma.filled(expected, 0.0), 0.0)
-        p = p / p.sum()
-        with np.errstate(divide="ignore"):
-            logp = np.where(include & (p > 0), np.log(np.where(p > 0, p, 1.0)), -np.inf)
-        return sfs, counts, logp
+        return sfs, counts, site_log_probs(self.expected_sfs_, sfs)
 
     def score_samples(self, X):
         """Per-site log-probability ``log p_j`` of each site's derived count under the fit.

@@ -38,8 +38,9 @@ def train_resumable(theta, sfs, checkpoint, *, max_epochs, chunk=20, log=print, 
     """Train (or resume) a NeuralSFSRegressor, saving ``checkpoint`` every ``chunk`` epochs.
 
     The learning rate follows a cosine decay over ``max_epochs`` (:func:`cosine_lr`), set at
-    the start of every chunk, so a resumed run continues the same schedule (AdamW's moments
-    restart, as the optimiser state is not saved). Stops at ``max_epochs`` or when early
+    the start of every chunk; the checkpoint holds the optimiser state and the seeds, so a
+    killed run resumed from it trains exactly as an uninterrupted one (without early
+    stopping, whose counters restart). Stops at ``max_epochs`` or when early
     stopping fires inside a chunk. ``model`` is passed to ``fit`` ("auto": the default
     family when theta has its 12 columns, else None).
     """
@@ -60,9 +61,11 @@ def train_resumable(theta, sfs, checkpoint, *, max_epochs, chunk=20, log=print, 
             est.partial_fit(theta, sfs, epochs=min(chunk, max_epochs - est.n_epochs_))
         est.save(checkpoint)
         hist = est.history_
-        log(f"epoch {est.n_epochs_}: train loss {hist[-1, 'train_loss']:.3e}, valid loss "
-            f"{hist[-1, 'valid_loss']:.3e}, lr {est.net_.optimizer_.param_groups[0]['lr']:.1e}"
-            f" ({time.perf_counter() - start:.0f} s)")
+        valid = (f", valid loss {hist[-1, 'valid_loss']:.3e}" if "valid_loss" in hist[-1]
+                 else "")
+        log(f"epoch {est.n_epochs_}: train loss {hist[-1, 'train_loss']:.3e}{valid}, lr "
+            f"{est.net_.optimizer_.param_groups[0]['lr']:.1e} "
+            f"({time.perf_counter() - start:.0f} s)")
         if len(hist) < chunk:  # early stopping fired inside the chunk
             break
     return est

@@ -128,8 +128,9 @@ class DemographyFitter(BaseEstimator):
     log_likelihood_emulator_ : float
         The emulator's log-likelihood at its own optimum.
     starts_loglik_, starts_loglik_exact_ : ndarray of shape (n_starts,)
-        The emulator's and (when polished or refined; else None) the exact log-likelihood
-        at every start's emulator optimum; the polish starts from the exactly-best one.
+        The emulator's and the exact log-likelihood at every start's emulator optimum
+        (exact: all of them when polished or refined, the best 4 by the emulator when only
+        selecting among candidates, NaN where not evaluated; None without either).
     n_exact_evaluations_ : int
         Teacher (moments) evaluations made by the fit: ranking, refinement and polish.
     covariance_, covariance_fim_ : ndarray of shape (n_params, n_params)
@@ -360,13 +361,14 @@ class DemographyFitter(BaseEstimator):
         start = time.perf_counter()
         flags = []
         exact_stage = self.polish == "moments" or bool(self.refine)
+        notes = []
         if len(fits) > 1:
-            pick, flags = select(fits, optimizer=self.optimizer, max_iter=self.max_iter,
+            pick, notes = select(fits, optimizer=self.optimizer, max_iter=self.max_iter,
                                  rng=rng.randint(2**31 - 1))
         else:
             pick = 0
-            if exact_stage:
-                exact_rank(fits[0])
+        if exact_stage:  # every start of the chosen model
+            exact_rank(fits[pick])
         chosen = fits[pick]
         model, surface, best, exact = chosen.model, chosen.surface, chosen.result, chosen.exact
         theta, ll = chosen.theta, chosen.loglik
@@ -433,8 +435,8 @@ class DemographyFitter(BaseEstimator):
                                    mutation_rate=self.mutation_rate,
                                    sequence_length=self.sequence_length,
                                    generation_time=self.generation_time)
-        for message in flags:
-            warnings.warn(message, FitWarning, stacklevel=2)
+        for message in notes + flags:  # notes: corrected on the way, not suspect now
+            warnings.warn(message, FitWarning, stacklevel=3)
 
         # -- the fitted state, set in one place -------------------------------------------
         self.model_ = model

@@ -29,12 +29,21 @@ class CandidateFit:
         return 2 * self.model.n_params - 2 * ll
 
 
-def exact_rank(fit):
-    """Evaluate every start's optimum exactly (in parallel) and keep the best."""
-    lls = fit.exact.evaluate(fit.result.all_theta)[0]
-    fit.exact_loglik = lls
+def exact_rank(fit, top=None):
+    """Evaluate the starts' optima exactly (in parallel) and keep the best: all of them, or
+    the ``top`` best by the emulator; starts not evaluated (yet) stay NaN, and a later call
+    evaluates only those."""
+    res = fit.result
+    if fit.exact_loglik is None:
+        fit.exact_loglik = np.full(len(res.all_loglik), np.nan)
+    order = np.argsort(-res.all_loglik, kind="stable")
+    chosen = order if top is None else order[:top]
+    todo = [i for i in chosen if np.isnan(fit.exact_loglik[i])]
+    if todo:
+        fit.exact_loglik[todo] = fit.exact.evaluate(res.all_theta[todo])[0]
+    lls = np.where(np.isnan(fit.exact_loglik), -np.inf, fit.exact_loglik)
     best = int(np.argmax(lls))
-    fit.theta, fit.loglik = fit.result.all_theta[best], float(lls[best])
+    fit.theta, fit.loglik = res.all_theta[best], float(lls[best])
 
 
 def _refit_from_submodel(fit, sub, *, n_extra, optimizer, max_iter, rng):
@@ -56,8 +65,9 @@ def _refit_from_submodel(fit, sub, *, n_extra, optimizer, max_iter, rng):
     fit.refitted_from = repr(sub.model)
 
 
-def select(fits, *, optimizer="lbfgs", max_iter=200, rng=None):
-    """Rank every candidate's starts exactly and pick the lowest exact AIC.
+def select(fits, *, optimizer="lbfgs", max_iter=200, rng=None, top=4):
+    """Rank every candidate's ``top`` best starts (by the emulator) exactly and pick the
+    lowest exact AIC.
 
     Nested ``PiecewiseConstant`` candidates (k epochs nest k - 1) must fit at least as well
     as their sub-models; one that does not (the optimiser missed) is refitted from the
@@ -66,7 +76,7 @@ def select(fits, *, optimizer="lbfgs", max_iter=200, rng=None):
     """
     rng = np.random.default_rng(rng)
     for fit in fits:
-        exact_rank(fit)
+        exact_rank(fit, top=top)
     messages = []
     by_epochs = {f.model.n_epochs: f for f in fits if isinstance(f.model, PiecewiseConstant)}
     for k in sorted(by_epochs):
@@ -75,11 +85,12 @@ def select(fits, *, optimizer="lbfgs", max_iter=200, rng=None):
             worse = fit.loglik
             _refit_from_submodel(fit, sub, n_extra=4, optimizer=optimizer,
                                  max_iter=max_iter, rng=rng)
-            messages.append(
-                f"{fit.model!r} fitted worse (exact log-likelihood {worse:.3f}) than its "
-                f"sub-model {sub.model!r} ({sub.loglik:.3f}); refitted from the sub-model's "
-                f"optimum: {fit.loglik:.3f}.")
+            messages.append(f"{fit.model.n_epochs} epochs ({worse:.3f} -> {fit.loglik:.3f})")
     best = min(range(len(fits)), key=lambda i: fits[i].aic)
+    if messages:
+        messages = [f"Nested models fitted worse than their sub-models and were refitted from "
+                    f"the sub-model's optimum (exact log-likelihood before -> after): "
+                    f"{'; '.join(messages)}; see selection_."]
     return best, messages
 
 

@@ -9,49 +9,54 @@ The data flow one way (``tests/test_architecture.py`` checks it): spectrum algeb
 :class:`MainspringARGEstimator`) -> command line (:mod:`sfsestimators.cli`).
 """
 
-import warnings
-
-from . import (
-    genealogy,
-    inference,
-    io,
-    likelihood,
-    metrics,
-    model_selection,
-    models,
-    nn,
-    simulate,
-    spectrum,
-    teacher,
-)
-from .emulator import NeuralSFSRegressor
-from .genealogy import GenealogyPrediction, MainspringARGEstimator
-from .inference import DemographyFitter
-from .io import read_sfs, sfs_from_genotypes, sfs_from_tree_sequence, sfs_from_vcf, write_sfs
-from .likelihood import fold, multinomial_loglik, optimal_theta, poisson_loglik, project
-from .model_selection import PopulationBasedSearchCV
-from .models import (
-    YRI_CEU,
-    Bottlegrowth,
-    CustomModel,
-    DemographicModel,
-    IsolationMigration,
-    OutOfAfrica3,
-    PiecewiseConstant,
-    SplitMigration,
-    ThreeEpoch,
-    TwoEpoch,
-)
-from .teacher import TeacherData, TeacherFailure, generate_teacher_data, load_teacher_shards
-
-# numcodecs 0.15 (zarr 2, which scikit-allel imports when it is installed, e.g. with tsinfer)
-# calls its own deprecated blosc._destroy at interpreter exit, so every process ended with
-# "DeprecationWarning: Call to deprecated function (or staticmethod) _destroy" on stderr.
-# It is a third-party shutdown message, not a problem of the user's: hide that one only.
-warnings.filterwarnings("ignore", message=r"Call to deprecated function \(or staticmethod\) "
-                        r"_destroy", category=DeprecationWarning)
+import importlib
 
 __version__ = "0.1.0.dev0"
+
+from ._warnings import hide_numcodecs_shutdown_warning as _hide_numcodecs_shutdown_warning
+
+_hide_numcodecs_shutdown_warning()
+
+# The package is imported lazily (PEP 562): ``import sfsestimators`` and the command line's
+# ``--help`` do not pay for torch, moments and msprime until a name is used.
+_SUBMODULES = {"spectrum", "io", "likelihood", "inference", "genealogy", "models", "teacher",
+               "metrics", "nn", "simulate", "model_selection", "emulator", "pretrained", "cli",
+               "plot"}
+_NAMES = {
+    "NeuralSFSRegressor": "emulator",
+    "DemographyFitter": "inference",
+    "FitWarning": "inference",
+    "MainspringARGEstimator": "genealogy",
+    "GenealogyPrediction": "genealogy",
+    "PopulationBasedSearchCV": "model_selection",
+    **dict.fromkeys(["read_sfs", "write_sfs", "sfs_from_vcf", "sfs_from_genotypes",
+                     "sfs_from_tree_sequence"], "io"),
+    **dict.fromkeys(["poisson_loglik", "multinomial_loglik", "optimal_theta", "fold",
+                     "project"], "likelihood"),
+    **dict.fromkeys(["DemographicModel", "CustomModel", "PiecewiseConstant", "TwoEpoch",
+                     "ThreeEpoch", "Bottlegrowth", "SplitMigration", "IsolationMigration",
+                     "YRI_CEU", "OutOfAfrica3"], "models"),
+    **dict.fromkeys(["generate_teacher_data", "load_teacher_shards", "TeacherData",
+                     "TeacherFailure"], "teacher"),
+}
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        _hide_numcodecs_shutdown_warning()
+        return module
+    if name in _NAMES:
+        value = getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+        _hide_numcodecs_shutdown_warning()
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "spectrum",
@@ -65,6 +70,7 @@ __all__ = [
     "nn",
     "NeuralSFSRegressor",
     "DemographyFitter",
+    "FitWarning",
     "MainspringARGEstimator",
     "GenealogyPrediction",
     "simulate",

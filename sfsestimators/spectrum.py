@@ -16,6 +16,10 @@ import numpy as np
 import torch
 from scipy.stats import hypergeom
 
+from ._warnings import hide_numcodecs_shutdown_warning
+
+hide_numcodecs_shutdown_warning()  # moments resets the warning filters at import
+
 __all__ = ["corner_mask", "fold_mask", "fold", "project", "projection_matrix"]
 
 # -- masks --------------------------------------------------------------------------------

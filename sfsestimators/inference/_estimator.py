@@ -8,6 +8,7 @@ optimiser, the exact teacher (:class:`ExactLikelihood`: ranking, :func:`polish`,
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 
@@ -16,6 +17,7 @@ import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
 
 from .._validation import check_int_params
 from ..likelihood import optimal_theta
@@ -25,13 +27,12 @@ from ._checks import (
     FitWarning,
     expected_exact_gain,
     fit_messages,
-    posterior_message,
     unbounded_intervals,
 )
-from ._data import observed_spectrum, site_log_probs
+from ._data import observed_spectrum
 from ._exact import ExactLikelihood, polish
-from ._optimize import multistart, refit_batch, single_threaded
-from ._posterior import nuts_posterior, smc_posterior, temper_weight
+from ._fitted import FittedFitMixin
+from ._optimize import multistart, single_threaded
 from ._refine import refine
 from ._report import summary_text
 from ._select import CandidateFit, exact_rank, select
@@ -41,7 +42,7 @@ from ._units import physical_history
 
 __all__ = ["DemographyFitter"]
 
-class DemographyFitter(BaseEstimator):
+class DemographyFitter(FittedFitMixin, BaseEstimator):
     """Fit a demographic model to an observed SFS through a neural emulator.
 
     All starts are optimised together, as one batch, through the differentiable emulator
@@ -114,6 +115,9 @@ class DemographyFitter(BaseEstimator):
         Seeds the starting points and bootstrap.
     verbose : int, default=0
         Print progress when > 0.
+    progress : bool, default=False
+        A progress bar on stderr over the stages: each candidate's emulator starts, the
+        exact ranking, the refinement, the polish and the uncertainty.
 
     Attributes
     ----------
@@ -218,6 +222,7 @@ class DemographyFitter(BaseEstimator):
         n_jobs=None,
         random_state=None,
         verbose=0,
+        progress=False,
     ):
         self.predictor = predictor
         self.model = model
@@ -238,6 +243,7 @@ class DemographyFitter(BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.progress = progress
 
     def __sklearn_clone__(self):
         # The predictor is a trained, frozen component (like sklearn's FrozenEstimator):
@@ -343,13 +349,25 @@ class DemographyFitter(BaseEstimator):
         rng = check_random_state(self.random_state)
         sfs, counts = self._spectrum(X)
         predictor = self._predictor()
+        candidates = self._candidates(predictor)
+        bar = tqdm(total=len(candidates) + 4, desc="DemographyFitter", unit="stage",
+                   disable=not self.progress, file=sys.stderr, leave=False)
+        try:
+            return self._fit_stages(X, blocks, start, rng, sfs, counts, predictor,
+                                    candidates, bar)
+        finally:
+            bar.close()
+
+    def _fit_stages(self, X, blocks, start, rng, sfs, counts, predictor, candidates, bar):
         fits = []
-        for model in self._candidates(predictor):
+        for model in candidates:
+            bar.set_postfix_str(f"emulator: {model!r}")
             surface = LikelihoodSurface(model, predictor, sfs)
             res = multistart(surface, model.sample_prior(self.n_starts, random_state=rng),
                              optimizer=self.optimizer, max_iter=self.max_iter)
             fits.append(CandidateFit(model, surface, res,
                                      ExactLikelihood(model, sfs, n_jobs=self.n_jobs)))
+            bar.update()
             if self.verbose:
                 print(f"{model!r}: emulator log-likelihood {res.loglik:.3f}")
         times = {"emulator": time.perf_counter() - start}
@@ -359,6 +377,7 @@ class DemographyFitter(BaseEstimator):
         # be fooled by its errors where the data are large; candidates are chosen on exact
         # AIC, a nested model never worse than its sub-model
         start = time.perf_counter()
+        bar.set_postfix_str("exact ranking")
         flags = []
         exact_stage = self.polish == "moments" or bool(self.refine)
         notes = []
@@ -374,6 +393,8 @@ class DemographyFitter(BaseEstimator):
         theta, ll = chosen.theta, chosen.loglik
         start_exact = ll if exact_stage else None
         times["ranking"] = time.perf_counter() - start
+        bar.update()
+        bar.set_postfix_str(f"refinement ({self.refine} teacher calls)")
         start = time.perf_counter()
         report = None
         if self.refine:
@@ -384,6 +405,8 @@ class DemographyFitter(BaseEstimator):
             if report.loglik >= ll:
                 theta, ll = report.theta, report.loglik
         times["refine"] = time.perf_counter() - start
+        bar.update()
+        bar.set_postfix_str("polish and convergence check")
         start = time.perf_counter()
         if self.polish == "moments":
             polished = polish(exact, theta, maxfev=self.polish_maxfev)
@@ -415,6 +438,8 @@ class DemographyFitter(BaseEstimator):
         flags += fit_messages(model, predictor, input_mapper(model, predictor), theta,
                               ll_emulator, ll_exact, exact_stage)
 
+        bar.update()
+        bar.set_postfix_str(f"uncertainty ({self.uncertainty})")
         start = time.perf_counter()
         if self.uncertainty is None:
             unc = Uncertainty.empty(model.param_names)
@@ -430,6 +455,7 @@ class DemographyFitter(BaseEstimator):
                              "inform these parameters; fit a simpler model, or use "
                              "bootstrap_refit / sample_posterior for their spread.")
         times["uncertainty"] = time.perf_counter() - start
+        bar.update()
         theta_scale = float(optimal_theta(expected, sfs))
         history = physical_history(model, theta, theta_scale,
                                    mutation_rate=self.mutation_rate,
@@ -470,170 +496,6 @@ class DemographyFitter(BaseEstimator):
         self.flags_ = flags
         self._counts, self._blocks = counts, blocks
         return self
-
-    # -- the fitted surface and what uses it ---------------------------------------------------
-    def _theta(self):
-        return np.array(list(self.params_.values()), dtype=float)
-
-    def likelihood_surface(self):
-        """The emulator's likelihood surface of the fitted data and model, with the local
-        correction of a refined fit (``correction_``) applied.
-
-        Returns
-        -------
-        LikelihoodSurface
-            ``spectrum(theta)``, ``loglik(theta)``, ``fisher_information(u)``, batched torch.
-        """
-        check_is_fitted(self)
-        surface = LikelihoodSurface(self.model_, self._predictor(), self.observed_sfs_)
-        return surface.with_correction(self.correction_)
-
-    def bootstrap_refit(self, n_bootstrap=None, *, random_state=None):
-        """Refit the model to bootstrap replicates of the data, all as one emulator batch.
-
-        Replicates are genomic-block resamples when per-site data and ``blocks`` were given
-        to :meth:`fit`, else Poisson resamples of the spectrum. Every replicate starts at the
-        fitted parameters; there is no exact polish.
-
-        Parameters
-        ----------
-        n_bootstrap : int, default=None
-            Number of replicates; default ``self.n_bootstrap``.
-        random_state : int, RandomState instance or None, default=None
-
-        Returns
-        -------
-        params : ndarray of shape (n_bootstrap, n_params)
-            The refitted parameters; percentiles of each column give bootstrap intervals.
-        """
-        check_is_fitted(self)
-        n = self.n_bootstrap if n_bootstrap is None else n_bootstrap
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n_bootstrap is {n!r}; expected an integer >= 1.")
-        boot = bootstrap_spectra(self.observed_sfs_, int(n), check_random_state(random_state),
-                                 counts=self._counts, blocks=self._blocks,
-                                 sample_sizes=self.sample_sizes)
-        with single_threaded():
-            return refit_batch(self.likelihood_surface(), self._theta(), boot,
-                               max_iter=self.max_iter)
-
-    def sample_posterior(self, n_samples=1000, *, method="nuts", temper=None,
-                         warmup_steps=500, n_particles=2000, n_moves=10,
-                         random_state=None, progress=False, return_diagnostics=False):
-        """Draw from the posterior through the emulator (NUTS, or sequential Monte Carlo).
-
-        The prior is the model's own (:meth:`DemographicModel.log_prior_transformed`: uniform
-        between the bounds on each parameter's scale unless the family says otherwise,
-        truncated to the bounds); the likelihood is the emulator's multinomial one (theta
-        profiled out, with a refined fit's local correction), optionally raised to a power
-        ``w`` ("tempered").
-
-        ``method="nuts"`` runs pyro's NUTS in the unconstrained space of the fitter, started at
-        the maximum-likelihood estimate (needs the ``bayes`` extra, ``pyro-ppl``).
-        ``method="smc"`` runs sequential Monte Carlo: ``n_particles`` prior draws are carried
-        to the posterior through adaptively chosen likelihood temperatures (each keeping an
-        effective sample size of half the particles), with ``n_moves`` random-walk Metropolis
-        moves per temperature, every step ONE emulator batch. It reaches every mode of a
-        weakly identified model, which NUTS started at one mode does not.
-
-        Linked sites make the composite likelihood over-confident. ``temper="godambe"`` uses
-        ``w = p / tr(H^-1 J)`` (Ribatet, Cooley & Davison 2012; H the Fisher information, J
-        the variance of the score from the bootstrap of a fit with
-        ``uncertainty="godambe"``), so the posterior's curvature matches the Godambe
-        (sandwich) variance on average. A float sets ``w`` directly.
-
-        Parameters
-        ----------
-        n_samples : int, default=1000
-            Posterior draws kept.
-        method : {"nuts", "smc"}, default="nuts"
-            Sampler.
-        temper : None, "godambe" or float, default=None
-            Power of the likelihood (None: 1).
-        warmup_steps : int, default=500
-            NUTS adaptation steps (discarded).
-        n_particles : int, default=2000
-            SMC particles (at least ``n_samples``).
-        n_moves : int, default=10
-            SMC Metropolis moves per temperature.
-        random_state : int or None, default=None
-            Seed of the sampler's random numbers, local to this call.
-        progress : bool, default=False
-            pyro's progress bar.
-        return_diagnostics : bool, default=False
-            Also return the sampler's diagnostics (SMC: number of temperatures, acceptance,
-            fraction of distinct particles; both: the likelihood's power ``weight``).
-
-        Returns
-        -------
-        samples : ndarray of shape (n_samples, n_params)
-            Parameters in natural units, columns in the order of ``model_.param_names``.
-        diagnostics : dict
-            Only with ``return_diagnostics=True``.
-        """
-        check_is_fitted(self)
-        if method not in ("nuts", "smc"):
-            raise ValueError(f"method is {method!r}; expected 'nuts' or 'smc'.")
-        if temper == "godambe" and self.uncertainty != "godambe":
-            raise ValueError("temper='godambe' needs a fit with uncertainty='godambe'.")
-        weight = temper_weight(temper, self.covariance_, self.covariance_fim_)
-        with single_threaded():
-            return self._sample_posterior(n_samples, method, weight, warmup_steps,
-                                          n_particles, n_moves, random_state, progress,
-                                          return_diagnostics)
-
-    def _sample_posterior(self, n_samples, method, weight, warmup_steps, n_particles,
-                          n_moves, random_state, progress, return_diagnostics):
-        surface = self.likelihood_surface()
-        if method == "smc":
-            draws, diagnostics = smc_posterior(surface, n_samples, n_particles=n_particles,
-                                               n_moves=n_moves, weight=weight,
-                                               random_state=random_state)
-        else:
-            draws, diagnostics = nuts_posterior(surface, self._theta(), n_samples,
-                                                weight=weight, warmup_steps=warmup_steps,
-                                                random_state=random_state, progress=progress)
-        self._check_posterior(draws, diagnostics, weight)
-        return (draws, diagnostics) if return_diagnostics else draws
-
-    def _check_posterior(self, draws, diagnostics, weight):
-        exact = ExactLikelihood(self.model_, self.observed_sfs_, n_jobs=self.n_jobs)
-        message = posterior_message(exact, draws, self.log_likelihood_exact_, weight,
-                                    diagnostics)
-        if message:
-            warnings.warn(message, FitWarning, stacklevel=4)
-
-    # -- using the fit -------------------------------------------------------------------------
-    def _site_log_probs(self, X):
-        check_is_fitted(self)
-        sfs, counts = self._spectrum(X)
-        return sfs, counts, site_log_probs(self.expected_sfs_, sfs)
-
-    def score_samples(self, X):
-        """Per-site log-probability ``log p_j`` of each site's derived count under the fit.
-
-        ``X`` holds per-site derived-allele counts (rows = sites).
-        """
-        sfs, counts, logp = self._site_log_probs(X)
-        if counts is None:
-            raise ValueError("score_samples needs per-site counts (rows = sites); got a "
-                             "spectrum.")
-        if sfs.folded:
-            sizes = np.asarray(self.sample_sizes)
-            counts = np.where(counts.sum(1, keepdims=True) > sizes.sum() / 2, sizes - counts,
-                              counts)
-        return logp[tuple(counts.T)]
-
-    def score(self, X, y=None):
-        """Composite log-likelihood of the sites, ``sum_j D_j log p_j`` (higher is better).
-
-        For per-site input this is the sum of :meth:`score_samples`; for a spectrum the same
-        quantity computed from its counts, so held-out blocks of sites can be compared.
-        """
-        sfs, _, logp = self._site_log_probs(X)
-        data = np.ma.filled(sfs, 0.0)
-        used = data > 0
-        return float(np.sum(np.where(used, data * np.where(used, logp, 0.0), 0.0)))
 
     def summary(self):
         """A readable table of the fit: parameters, intervals, likelihoods, the model

@@ -33,8 +33,8 @@ def plain_params(estimator):
             value = value.item()
         if key == "random_state" and not isinstance(value, (int, type(None))):
             continue
-        if isinstance(value, tuple):
-            value = list(value)
+        if isinstance(value, (tuple, list)):
+            value = [v.item() if isinstance(v, np.generic) else v for v in value]
         out[key] = value
     return out
 

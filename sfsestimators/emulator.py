@@ -530,9 +530,13 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
         return -float(np.average(per, weights=sample_weight))
 
     # -- persistence ------------------------------------------------------------------------
-    def save(self, path):
+    def save(self, path, *, include_optimizer=True):
         """Write the fitted emulator to ``path`` (a weights-only torch file, written
-        atomically; see :meth:`load`)."""
+        atomically; see :meth:`load`).
+
+        ``include_optimizer=False`` leaves out the optimiser state (two thirds of the file),
+        for weights that are shipped rather than trained further.
+        """
         check_is_fitted(self)
         save_file(
             path, self,
@@ -547,7 +551,7 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
             model=_model_spec(self.model_),
             state_dict={k: v.cpu() for k, v in self.net_.module_.state_dict().items()},
             # so that partial_fit after load continues exactly as it would have in-process
-            optimizer=self.net_.optimizer_.state_dict(),
+            optimizer=self.net_.optimizer_.state_dict() if include_optimizer else None,
             seed=int(self._seed), n_partial=int(getattr(self, "_n_partial", 0)),
         )
 
@@ -596,10 +600,12 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
             f"{tuple(np.atleast_1d(self.hidden_layer_sizes))} {self.activation}, "
             f"{self.head} head" + (f" (rank {self.rank})" if self.head == "cp" else "")
             + f", {n_weights:,} weights, device {self.net_.device}",
-            f"trained {self.n_epochs_} epochs; last train loss "
-            f"{self.history_[-1, 'train_loss']:.3g}"
+            f"trained {self.n_epochs_} epochs"
+            + (f"; last train loss {self.history_[-1, 'train_loss']:.3g}"
+               if len(self.history_) else " (loaded: the losses of earlier epochs are not "
+               "kept in the file)")
             + (f", best valid loss {min(self.history_[:, 'valid_loss']):.3g}"
-               if self.early_stopping and "valid_loss" in self.history_[-1] else ""),
+               if len(self.history_) and "valid_loss" in self.history_[-1] else ""),
             f"log-scaled parameters: {np.flatnonzero(self.param_log_).tolist()}",
         ]
         return "\n".join(lines)

@@ -1,48 +1,157 @@
-"""The command line."""
+"""The command line, end to end on tiny data: files written and parsable, exit codes, one-line
+errors."""
 
+import json
 import subprocess
 import sys
+
+import demes
+import numpy as np
+import pytest
 
 from sfsestimators.cli import main
 
 
-def test_teacher_command_prints_a_summary(capsys, tmp_path):
-    code = main(["teacher", "--model", "piecewise", "--n-epochs", "2", "--n-examples", "6",
-                 "--sample-size", "8", "--n-jobs", "1", "--quiet", "--out", str(tmp_path)])
-    out = capsys.readouterr().out
-    assert code == 0
-    assert "PiecewiseConstant(n_epochs=2)" in out and "6 ok, 0 failed of 6" in out
-    assert len(list(tmp_path.glob("shard_*.npz"))) > 0
+def _run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
-def test_fit_command_on_a_file(capsys, tmp_path):
+def test_help_and_version_do_not_import_torch():
+    code = ("import sys; from sfsestimators.cli import build_parser; "
+            "p = build_parser(); p.format_help(); "
+            "print('torch' in sys.modules, 'moments' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "False"]
+    proc = subprocess.run([sys.executable, "-m", "sfsestimators", "--version"],
+                          capture_output=True, text=True, check=True)
+    assert proc.stdout.startswith("sfsestimators ")
+    proc = subprocess.run([sys.executable, "-m", "sfsestimators", "--help"],
+                          capture_output=True, text=True, check=True)
+    for command in ("fit", "teacher", "train", "simulate", "genealogy"):
+        assert command in proc.stdout
+
+
+def test_fit_a_file_writes_every_output(capsys, tmp_path):
     from sfsestimators import TwoEpoch, write_sfs
 
     write_sfs(TwoEpoch().expected_sfs([0.3, 0.1], [16]) * 3000, tmp_path / "obs.fs")
-    code = main(["fit", str(tmp_path / "obs.fs"), "--n-epochs", "1", "--n-starts", "4",
-                 "--mutation-rate", "1e-8", "--sequence-length", "1e6", "--refine", "12",
-                 "--n-jobs", "2"])
-    out = capsys.readouterr().out
-    assert code == 0
+    out_dir = tmp_path / "out"
+    code, out, err = _run(capsys, "fit", tmp_path / "obs.fs", "--n-epochs", "1",
+                          "--n-starts", "4", "--mutation-rate", "1e-8", "--sequence-length",
+                          "1e6", "--generation-time", "25", "--refine", "12", "--n-jobs", "2",
+                          "--out", out_dir)
+    assert code == 0, err
     assert "refinement: 13 teacher evaluations (0 failed), quadratic" in out
-    assert "DemographyFitter: PiecewiseConstant()" in out  # sklearn's repr hides n_epochs=1
-    assert "N_ref" in out and "nu1" in out and "T1" in out
+    record = json.loads((out_dir / "params.json").read_text())
+    names = [p["parameter"] for p in record["parameters"]]
+    assert names == ["nu1", "T1"] and record["N_ref"] > 0
+    nu1 = record["parameters"][0]
+    assert nu1["physical_units"] == "individuals"
+    assert nu1["physical_estimate"] == pytest.approx(nu1["estimate"] * record["N_ref"])
+    t1 = record["parameters"][1]
+    assert t1["physical_units"] == "years"
+    assert t1["physical_estimate"] == pytest.approx(t1["estimate"] * 2 * record["N_ref"] * 25)
+    graph = demes.load(out_dir / "model.yaml")
+    assert graph.time_units == "years"
+    assert (out_dir / "params.csv").read_text().startswith("parameter,estimate")
+    for png in ("fit.png", "history.png"):
+        assert (out_dir / png).stat().st_size > 5000
+    code, out, _ = _run(capsys, "fit", tmp_path / "obs.fs", "--n-epochs", "1", "--n-starts",
+                        "4", "--no-polish", "--refine", "0", "--json")
+    assert code == 0 and json.loads(out)["model"] == "PiecewiseConstant()"
 
 
-def test_fit_command_without_data_runs_the_demo(capsys):
-    """The README's second set-up command, with a quicker fit."""
-    code = main(["fit", "--n-epochs", "2", "--n-starts", "4", "--no-polish"])
-    out = capsys.readouterr().out
+@pytest.mark.slow
+def test_demo_tells_the_truth(capsys):
+    """The README's second set-up command: the demo's 95 % intervals (block bootstrap) cover
+    the history it simulated, and it prints the truth beside the estimates."""
+    code, out, err = _run(capsys, "fit")
+    assert code == 0, err
+    assert "demo truth vs estimate" in out
+    lines = [line for line in out.splitlines() if line.strip().startswith(("nu1 ", "nu2 ",
+                                                                           "T1 ", "T2 "))
+             and "truth" in line]
+    assert len(lines) == 4 and all(line.endswith("covers") for line in lines)
+    assert "simulated" in err
+
+
+def test_two_population_fit_with_the_shipped_emulator(capsys, tmp_path):
+    from sfsestimators import SplitMigration, write_sfs
+
+    truth = [2.0, 0.5, 0.3, 1.5]
+    write_sfs(SplitMigration().expected_sfs(truth, [8, 8]) * 5000, tmp_path / "two.fs")
+    code, out, err = _run(capsys, "fit", tmp_path / "two.fs", "--model", "split_migration",
+                          "--n-starts", "8", "--json")
+    assert code == 0, err
+    record = json.loads(out)
+    fitted = [p["estimate"] for p in record["parameters"]]
+    np.testing.assert_allclose(fitted, truth, rtol=0.02)  # expected data: the truth is the MLE
+    assert record["converged"]
+    # without --model, the error says what to do
+    code, _, err = _run(capsys, "fit", tmp_path / "two.fs")
+    assert code == 2 and "model=SplitMigration()" in err and len(err.strip().splitlines()) == 1
+
+
+def test_teacher_train_simulate_genealogy(capsys, tmp_path):
+    teacher = tmp_path / "teacher"
+    code, out, _ = _run(capsys, "teacher", "two_epoch", "--n", "60", "--sample-sizes", "8",
+                        "--n-jobs", "1", "--quiet", "--out", teacher)
+    assert code == 0 and "60 ok, 0 failed of 60" in out
+    code, out, err = _run(capsys, "train", teacher, "--out", tmp_path / "emu.pt",
+                          "--hidden", "16", "--max-epochs", "5", "--quiet")
+    assert code == 0, err
+    assert (tmp_path / "emu.pt").exists() and (tmp_path / "emu_loss.png").exists()
+    code, out, _ = _run(capsys, "simulate", "two_epoch", "--params", "0.5", "0.2",
+                        "--samples", "4", "--length", "2e5", "--out", tmp_path / "d.fs")
+    assert code == 0 and "wrote" in out
+    code, out, err = _run(capsys, "fit", tmp_path / "d.fs", "--emulator", tmp_path / "emu.pt",
+                          "--n-starts", "2", "--no-polish", "--refine", "0", "--json")
+    assert code == 0, err
+    assert json.loads(out)["model"] == "TwoEpoch()"
+    code, out, _ = _run(capsys, "simulate", "piecewise", "--n-epochs", "1", "--params", "1",
+                        "0.5", "--samples", "3", "--length", "2e4", "--out",
+                        tmp_path / "g.trees")
     assert code == 0
-    assert "simulated" in out and "PiecewiseConstant(n_epochs=2)" in out and "N_ref" in out
+    code, out, err = _run(capsys, "genealogy", tmp_path / "g.trees", "--out", tmp_path / "gen")
+    assert code == 0, err
+    import tskit
+
+    assert tskit.load(tmp_path / "gen" / "genealogy.trees").num_samples == 6
+    rows = (tmp_path / "gen" / "tmrca.csv").read_text().splitlines()
+    assert rows[0].startswith("window_start") and len(rows) == 1 + 10 * 15
 
 
-def test_bad_model_is_a_clear_error(capsys):
-    assert main(["teacher", "--model", "nonsense", "--quiet"]) == 2
-    assert "expected one of" in capsys.readouterr().err
+@pytest.mark.parametrize("argv,message", [
+    (["fit", "missing.fs"], "No spectrum file"),
+    (["fit", "--nonsense"], "unrecognized arguments"),
+    (["teacher", "nonsense", "--quiet"], "expected one of"),
+    (["simulate", "two_epoch", "--params", "0.5", "--samples", "2", "--out", "x.fs"],
+     "expects 2 parameters"),
+    (["simulate", "two_epoch", "--params", "0.5", "0.1", "--samples", "2", "--out", "x.txt"],
+     "expected a .trees, .vcf or .fs file"),
+    (["genealogy", "missing.vcf", "--out", "g"], "No genotype file"),
+    (["fit", "--model", "split_migration"], "the demo (no data file) sets its own"),
+])
+def test_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse errors
+        code = exc.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and message in err and len(err.splitlines()) == 1, err
 
 
-def test_python_dash_m_entry_point():
-    proc = subprocess.run([sys.executable, "-m", "sfsestimators", "--help"],
-                          capture_output=True, text=True, check=True)
-    assert "teacher" in proc.stdout
+def test_malformed_vcf_and_wrong_model_dimension(capsys, tmp_path):
+    (tmp_path / "bad.vcf").write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL"
+                                      "\tFILTER\tINFO\tFORMAT\ta\n1\t5\t.\tA\tC\t.\tPASS\t")
+    code, _, err = _run(capsys, "fit", tmp_path / "bad.vcf")
+    assert code == 2 and "truncated" in err
+    from sfsestimators import TwoEpoch, write_sfs
+
+    write_sfs(TwoEpoch().expected_sfs([0.3, 0.1], [10]) * 300, tmp_path / "one.fs")
+    code, _, err = _run(capsys, "fit", tmp_path / "one.fs", "--model", "split_migration")
+    assert code == 2 and "1 population(s), but model SplitMigration() has 2" in err

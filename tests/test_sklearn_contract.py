@@ -86,7 +86,7 @@ def test_fitter_fit_leaves_parameters_alone_and_refit_clears_state(emulator):
     fitter.sample_posterior(50, method="smc", n_particles=100, random_state=0)
     assert {k: repr(v) for k, v in vars(fitter).items()} == state
     # a refit without the exact stages forgets what they found
-    fitter.set_params(polish=None, uncertainty=None).fit(observed)
+    fitter.set_params(polish=None, refine=0, uncertainty=None).fit(observed)
     assert fitter.starts_loglik_exact_ is None
     assert fitter.n_exact_evaluations_ == 1  # the one check of the emulator at the fit
     assert fitter.covariance_ is None and np.isnan(fitter.stderr_["nu"])

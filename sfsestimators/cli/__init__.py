@@ -27,6 +27,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _refine(text):
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer, got {text!r}") from None
+
+
 def build_parser():
     from .. import __version__
 
@@ -53,8 +62,9 @@ def build_parser():
     f.add_argument("--folded", action="store_true", help="fold the data")
     f.add_argument("--n-starts", type=int, default=16)
     f.add_argument("--no-polish", action="store_true", help="skip the exact moments polish")
-    f.add_argument("--refine", type=int, default=0,
-                   help="teacher evaluations of a local correction of the emulator (0: none)")
+    f.add_argument("--refine", type=_refine, default="auto",
+                   help="teacher evaluations of a local correction of the emulator (0: none; "
+                        "auto: where the emulator is off the exact likelihood by > 1 unit)")
     f.add_argument("--uncertainty", choices=["fim", "godambe", "none"], default="fim")
     f.add_argument("--posterior", choices=["smc", "nuts"], default=None,
                    help="also draw from the posterior (written to posterior.csv)")

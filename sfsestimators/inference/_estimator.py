@@ -23,6 +23,7 @@ from .._validation import check_int_params
 from ..likelihood import optimal_theta
 from ..models import DemographicModel, PiecewiseConstant
 from ._checks import (
+    EMULATOR_TOLERANCE,
     EXPECTED_GAIN_TOLERANCE,
     FitWarning,
     expected_exact_gain,
@@ -78,18 +79,20 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
         log-parameter space) or not.
     polish_maxfev : int, default=300
         Most exact evaluations of the polish.
-    refine : int, default=0
+    refine : int or "auto", default="auto"
         Teacher evaluations spent on a local correction of the emulator before the polish
         (0: none). They are drawn around the emulator's optimum in three rounds (from the
         inverse Fisher information, 3, 2 and 1 standard deviations wide) and evaluated in
         parallel (``n_jobs``); after each round the log-ratio teacher / emulator of every
         entry is fitted as a quadratic in the parameters (linear below
         ``2 (1 + p + p (p + 1) / 2)`` evaluations; weighted towards the round's centre) and
-        the fit moves to the optimum of the corrected likelihood. Unlike
-        the sequential polish, the cost is ``refine / n_jobs`` teacher times; the corrected
-        emulator also serves the uncertainty, :meth:`bootstrap_refit` and
-        :meth:`sample_posterior` (near the fit; the correction is clamped to the design's
-        range). See ``refinement_``.
+        the fit moves to the optimum of the corrected likelihood. Unlike the sequential
+        polish, the cost is ``refine / n_jobs`` teacher times; the corrected emulator also
+        serves the uncertainty, :meth:`bootstrap_refit` and :meth:`sample_posterior` (near
+        the fit; the correction is clamped to the design's range). ``"auto"``: when the
+        emulator's log-likelihood at the exactly-best start differs from the exact one by
+        more than 1 unit, ``2 (1 + p + p (p + 1) / 2)`` evaluations (the quadratic
+        correction), else none. See ``refinement_``.
     n_jobs : int, default=None
         joblib workers for the teacher evaluations (the exact ranking of the starts and the
         refinement); honours ``joblib.parallel_config`` (e.g. a Dask cluster).
@@ -211,7 +214,7 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
         max_epochs_auto=6,
         polish="moments",
         polish_maxfev=300,
-        refine=0,
+        refine="auto",
         uncertainty="fim",
         n_bootstrap=100,
         sample_sizes=None,
@@ -279,9 +282,11 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
     def _check_params(self):
         check_int_params(self, ("n_starts", "max_iter", "n_bootstrap", "polish_maxfev",
                                 "max_epochs_auto"))
-        if isinstance(self.refine, bool) or not isinstance(self.refine, (int, np.integer)) or (
-                self.refine < 0):
-            raise ValueError(f"refine is {self.refine!r}; expected an integer >= 0 (teacher "
+        if not (isinstance(self.refine, str) and self.refine == "auto") and (
+                isinstance(self.refine, bool) or not isinstance(self.refine, (int, np.integer))
+                or self.refine < 0):
+            raise ValueError(f"refine is {self.refine!r}; expected 'auto' or an integer >= 0 "
+                             "(teacher "
                              "evaluations; 0 for none).")
         if self.optimizer not in ("lbfgs", "adam"):
             raise ValueError(f"optimizer is {self.optimizer!r}; expected 'lbfgs' or 'adam'.")
@@ -314,6 +319,18 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
         served = predictor.model_.n_epochs
         return [PiecewiseConstant(n_epochs=k)
                 for k in range(1, min(self.max_epochs_auto, served) + 1)]
+
+    def _n_refine(self, surface, theta, ll_exact):
+        """Teacher evaluations of the refinement: ``refine``, or for "auto" the quadratic
+        design when the emulator is more than 1 unit off the exact likelihood here."""
+        if not (isinstance(self.refine, str) and self.refine == "auto"):
+            return int(self.refine)
+        with torch.no_grad():
+            ll_emulator = float(surface.loglik(torch.as_tensor(np.asarray(theta)[None]))[0])
+        if abs(ll_emulator - ll_exact) <= EMULATOR_TOLERANCE:
+            return 0
+        p = surface.model.n_params
+        return 2 * (1 + p + p * (p + 1) // 2)
 
     def _reset(self):
         """Forget every fitted attribute of a previous fit (the sklearn contract)."""
@@ -379,7 +396,7 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
         start = time.perf_counter()
         bar.set_postfix_str("exact ranking")
         flags = []
-        exact_stage = self.polish == "moments" or bool(self.refine)
+        exact_stage = self.polish == "moments" or self.refine != 0
         notes = []
         if len(fits) > 1:
             pick, notes = select(fits, optimizer=self.optimizer, max_iter=self.max_iter,
@@ -394,13 +411,14 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
         start_exact = ll if exact_stage else None
         times["ranking"] = time.perf_counter() - start
         bar.update()
-        bar.set_postfix_str(f"refinement ({self.refine} teacher calls)")
+        n_refine = self._n_refine(surface, theta, ll)
+        bar.set_postfix_str(f"refinement ({n_refine} teacher calls)")
         start = time.perf_counter()
         report = None
-        if self.refine:
-            report = refine(surface, exact, theta, self.refine, rng, max_iter=self.max_iter)
+        if n_refine:
+            report = refine(surface, exact, theta, n_refine, rng, max_iter=self.max_iter)
             if report.n_failed:
-                flags.append(f"{report.n_failed} of {self.refine} teacher evaluations of the "
+                flags.append(f"{report.n_failed} of {n_refine} teacher evaluations of the "
                              f"refinement failed ({report.failures}); they were left out.")
             if report.loglik >= ll:
                 theta, ll = report.theta, report.loglik
@@ -462,7 +480,7 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
                                    sequence_length=self.sequence_length,
                                    generation_time=self.generation_time)
         for message in notes + flags:  # notes: corrected on the way, not suspect now
-            warnings.warn(message, FitWarning, stacklevel=3)
+            warnings.warn(message, FitWarning, stacklevel=4)
 
         # -- the fitted state, set in one place -------------------------------------------
         self.model_ = model

@@ -63,7 +63,7 @@ def main(argv=None):
                               est.predict(data.theta[-n_test:]), per_spectrum=True)
     print(f"held-out ({n_test} spectra, n={args.n}x{args.n}): mean relative error "
           f"{100 * per.mean():.2f} %, p95 {100 * np.quantile(per, 0.95):.2f} %")
-    est.save(args.output)
+    est.save(args.output, include_optimizer=False)
     print(f"saved {args.output} ({os.path.getsize(args.output) / 1e6:.2f} MB)")
 
 

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from sfsestimators import DemographyFitter, PiecewiseConstant
-from sfsestimators.cli import _demo_spectrum
+from sfsestimators.cli import demo_data
 
 
 def _spin(stop):
@@ -41,7 +41,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--load", type=int, default=2)
     args = parser.parse_args()
-    sfs, _, _ = _demo_spectrum(0)
+    sfs = demo_data(0)["sfs"]
     model = PiecewiseConstant(2)
     thetas = model.sample_prior(30, random_state=0)
 

@@ -14,13 +14,19 @@ from dask.distributed import Client, LocalCluster
 
 from sfsestimators import PiecewiseConstant, generate_teacher_data
 
-args, say = parse(__doc__)
-model, n = PiecewiseConstant(3), (40 if args.fast else 400)
-with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster, \
-        Client(cluster) as client:  # a real cluster: Client("tcp://scheduler-address:8786")
-    say(f"dask: {client}")
-    with joblib.parallel_config(backend="dask"):
-        on_dask = generate_teacher_data(model, n, [20], n_jobs=-1, random_state=0)
-say(f"on dask: {len(on_dask.theta)} spectra")
-local = generate_teacher_data(model, n, [20], n_jobs=1, random_state=0)
-say(f"identical to a local run: {np.array_equal(local.sfs, on_dask.sfs)}")
+
+def main():
+    args, say = parse(__doc__)
+    model, n = PiecewiseConstant(3), (40 if args.fast else 400)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster, \
+            Client(cluster) as client:  # a real cluster: Client("tcp://scheduler-address:8786")
+        say(f"dask: {client}")
+        with joblib.parallel_config(backend="dask"):
+            on_dask = generate_teacher_data(model, n, [20], n_jobs=-1, random_state=0)
+    say(f"on dask: {len(on_dask.theta)} spectra")
+    local = generate_teacher_data(model, n, [20], n_jobs=1, random_state=0)
+    say(f"identical to a local run: {np.array_equal(local.sfs, on_dask.sfs)}")
+
+
+if __name__ == "__main__":  # worker processes re-import this file
+    main()

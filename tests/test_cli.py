@@ -155,3 +155,33 @@ def test_malformed_vcf_and_wrong_model_dimension(capsys, tmp_path):
     write_sfs(TwoEpoch().expected_sfs([0.3, 0.1], [10]) * 300, tmp_path / "one.fs")
     code, _, err = _run(capsys, "fit", tmp_path / "one.fs", "--model", "split_migration")
     assert code == 2 and "1 population(s), but model SplitMigration() has 2" in err
+
+
+def test_model_from_a_python_file(capsys, tmp_path):
+    """--model FILE.py: your own family (a CustomModel of a demes graph) with its emulator."""
+    (tmp_path / "growth.py").write_text(
+        "import demes\n"
+        "from sfsestimators.models import CustomModel\n"
+        "def growth(p, N_ref):\n"
+        "    b = demes.Builder(time_units='generations')\n"
+        "    b.add_deme('pop0', epochs=[dict(start_size=N_ref, end_time=2 * N_ref * p['T']),\n"
+        "                               dict(start_size=N_ref, end_size=N_ref * p['nu'])])\n"
+        "    return b.resolve()\n"
+        "model = CustomModel(['nu', 'T'], [1e-2, 1e-3], [100, 5], graph_function=growth)\n")
+    import runpy
+
+    from sfsestimators import NeuralSFSRegressor, generate_teacher_data, write_sfs
+
+    model = runpy.run_path(str(tmp_path / "growth.py"))["model"]
+    theta, sfs, _ = generate_teacher_data(model, 80, [10], random_state=0)
+    NeuralSFSRegressor((16,), max_epochs=5, random_state=0).fit(
+        theta, sfs, model=model).save(tmp_path / "emu.pt")
+    write_sfs(model.expected_sfs([3.0, 0.2], [10]) * 2000, tmp_path / "g.fs")
+    code, out, err = _run(capsys, "fit", tmp_path / "g.fs", "--model", tmp_path / "growth.py",
+                          "--emulator", tmp_path / "emu.pt", "--n-starts", "4", "--json")
+    assert code == 0, err
+    fitted = {p["parameter"]: p["estimate"] for p in json.loads(out)["parameters"]}
+    assert fitted["nu"] == pytest.approx(3.0, rel=0.05) and fitted["T"] == pytest.approx(
+        0.2, rel=0.05)  # the exact polish reaches the truth of expected data
+    code, _, err = _run(capsys, "fit", tmp_path / "g.fs", "--model", tmp_path / "growth.py")
+    assert code == 2 and "needs --emulator" in err

@@ -49,8 +49,8 @@ def build_parser():
     f.add_argument("data", nargs="?", default=None,
                    help=".fs spectrum, VCF (+ --popfile) or .trees; none: the demo")
     f.add_argument("--model", default=None,
-                   help=f"built-in family ({', '.join(MODELS)}); default: piecewise with the "
-                        "number of epochs chosen by AIC (1 population)")
+                   help=f"built-in family ({', '.join(MODELS)}), or a .py file defining "
+                        "'model' (with --emulator); default: piecewise, epochs by AIC")
     f.add_argument("--n-epochs", type=int, default=None,
                    help="epochs of the piecewise model (default: chosen by AIC)")
     f.add_argument("--emulator", default=None,

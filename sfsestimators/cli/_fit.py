@@ -73,6 +73,10 @@ def _check_flags(args):
                          "(4 mu L)); give both or neither.")
     if args.generation_time is not None and data is not None and args.mutation_rate is None:
         raise ValueError("--generation-time needs --mutation-rate (physical units).")
+    if args.model is not None and args.model.endswith(".py") and args.emulator is None:
+        raise ValueError(f"--model {args.model} needs --emulator: an emulator trained on "
+                         "teacher data of that model (sfsestimators teacher/train, or "
+                         "NeuralSFSRegressor.fit + save).")
     if args.n_epochs is not None and args.model not in (None, "piecewise"):
         raise ValueError(f"--n-epochs applies to --model piecewise; got --model {args.model}.")
 
@@ -112,7 +116,9 @@ def _load(args):
 
 def _model_and_emulator(args):
     model = predictor = None
-    if args.model is not None:
+    if args.model is not None and args.model.endswith(".py"):
+        model = _model_from_file(args.model)
+    elif args.model is not None:
         from ..models import get_model
 
         params = {"n_epochs": args.n_epochs} if args.model == "piecewise" and args.n_epochs \
@@ -129,6 +135,23 @@ def _model_and_emulator(args):
         if model is None:
             model = predictor.model_
     return model, predictor
+
+
+def _model_from_file(path):
+    """The ``model`` (a DemographicModel, e.g. a CustomModel of your demes graph) that a
+    Python file defines."""
+    import os
+    import runpy
+
+    from ..models import DemographicModel
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No model file at {path!r}.")
+    model = runpy.run_path(path).get("model")
+    if not isinstance(model, DemographicModel):
+        raise ValueError(f"{path!r} defines model = {model!r}; expected a DemographicModel "
+                         "(e.g. model = CustomModel(names, lower, upper, graph_function=...)).")
+    return model
 
 
 def fit_command(args):

@@ -10,8 +10,15 @@
 """
 
 from ._estimator import PRESETS, MainspringARGEstimator
-from ._features import N_PAIR_FEATURES, as_genotypes, pair_features
-from ._prediction import GenealogyPrediction
+from ._features import (
+    N_PAIR_FEATURES,
+    as_genotypes,
+    features_for_pairs,
+    pair_features,
+    window_divergence,
+)
+from ._prediction import GenealogyPrediction, PairwisePrediction
 
-__all__ = ["MainspringARGEstimator", "GenealogyPrediction", "pair_features", "as_genotypes",
+__all__ = ["MainspringARGEstimator", "GenealogyPrediction", "PairwisePrediction",
+           "pair_features", "window_divergence", "features_for_pairs", "as_genotypes",
            "PRESETS", "N_PAIR_FEATURES"]

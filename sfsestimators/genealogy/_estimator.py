@@ -13,6 +13,7 @@ import json
 import math
 import numbers
 import os
+import warnings
 
 import numpy as np
 import torch
@@ -38,8 +39,8 @@ from .._validation import check_int_params
 from ..nn import PairConvNet
 from ..simulate import MUTATION_RATE, RECOMBINATION_RATE, extract_targets
 from ._data import StepBatches, ValidationBatches, _Source
-from ._features import N_PAIR_FEATURES, as_genotypes, pair_features
-from ._prediction import prediction_from_pairs
+from ._features import N_PAIR_FEATURES, as_genotypes, features_for_pairs, window_divergence
+from ._prediction import PairwisePrediction, prediction_from_pairs
 
 __all__ = ["MainspringARGEstimator", "PRESETS"]
 
@@ -67,6 +68,18 @@ class _StepCounter(Callback):
 
     def on_epoch_begin(self, net, **kwargs):
         self.dataset.epoch = len(net.history) - 1 - self.dataset.epoch_offset
+
+
+def _check_pairs(pairs, n):
+    pairs = np.asarray(pairs)
+    if pairs.ndim != 2 or pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer):
+        raise ValueError(f"pairs has shape {pairs.shape} and dtype {pairs.dtype}; expected "
+                         "integer haplotype indices of shape (n_pairs, 2).")
+    if len(pairs) == 0 or pairs.min() < 0 or pairs.max() >= n or np.any(
+            pairs[:, 0] == pairs[:, 1]):
+        raise ValueError(f"pairs holds {pairs.tolist()[:3]}...; expected pairs of two "
+                         f"different haplotypes among 0..{n - 1}.")
+    return pairs
 
 
 def _n_steps(history):
@@ -351,22 +364,47 @@ class MainspringARGEstimator(BaseEstimator):
         return self._train(X, steps or self.max_steps)
 
     # -- prediction -------------------------------------------------------------------------
-    def predict(self, X, *, sequence_length=None):
-        """Predict the genealogy of the haplotypes in ``X``.
+    def predict(self, X, *, sequence_length=None, mutation_rate=None,
+                recombination_rate=None, pairs=None, batch_pairs=None):
+        """Predict the genealogy of the haplotypes in ``X``, in bounded memory.
+
+        The pairs go through the network in chunks of ``batch_pairs``, their features built
+        per chunk from the windows' pairwise divergence (n_windows x n^2 numbers), so the
+        peak memory does not grow with the number of pairs beyond the outputs.
 
         Parameters
         ----------
         X : tskit.TreeSequence, VCF path, or (genotypes, positions)
-            Phased haplotypes, one column per haplotype, derived allele = 1. Of a tree
-            sequence only the genotypes are used.
+            Phased haplotypes, one column per haplotype, derived allele = 1 (-1 missing). Of
+            a tree sequence only the genotypes are used.
         sequence_length : float, default=None
             Needed with a genotype matrix when the sequence extends past the last site.
+        mutation_rate : float, default=None
+            Of the data (per bp per generation); default the estimator's ``mutation_rate``
+            (the training simulations'). It scales the divergence the network reads.
+        recombination_rate : float, default=None
+            Of the data; only checked: a ratio mu / r more than 4x away from the training
+            simulations' is warned about (the network learnt one ratio).
+        pairs : array-like of shape (n_pairs, 2), default=None
+            Predict only these pairs of haplotype indices (as cxt samples pairs); then a
+            :class:`PairwisePrediction` is returned (no trees).
+        batch_pairs : int, default=None
+            Pairs per network call; default such that a chunk's activations hold about 16
+            million numbers.
 
         Returns
         -------
-        GenealogyPrediction
+        GenealogyPrediction or PairwisePrediction
         """
         check_is_fitted(self)
+        mu = self._rate("mutation_rate", mutation_rate, self.mutation_rate)
+        if recombination_rate is not None:
+            rho = self._rate("recombination_rate", recombination_rate, None)
+            trained = self.mutation_rate / self.recombination_rate
+            if not 0.25 <= (mu / rho) / trained <= 4:
+                warnings.warn(f"mutation_rate / recombination_rate is {mu / rho:.3g}, more "
+                              f"than 4x away from the training simulations' {trained:.3g}; "
+                              "the network's accuracy there is not measured.", stacklevel=2)
         g, pos, length = as_genotypes(X, sequence_length)
         n = g.shape[1]
         if n < 2:
@@ -375,19 +413,45 @@ class MainspringARGEstimator(BaseEstimator):
             raise ValueError(f"X has {n} haplotypes; this estimator serves at most "
                              f"max_haplotypes={self.max_haplotypes}.")
         windows = np.append(np.arange(0.0, length, float(self.window_size)), length)
-        feats, shift, pairs = pair_features(g, pos, windows, self.mutation_rate,
-                                            triplet=self.features == "triplet")
+        subset = pairs is not None
+        pairs = _check_pairs(pairs, n) if subset else np.stack(np.triu_indices(n, 1), axis=1)
+        div = window_divergence(g, pos, windows, mu)
+        n_w = len(windows) - 1
+        if batch_pairs is None:
+            batch_pairs = max(1, (1 << 24) // (n_w * PRESETS[self.preset]["width"]))
+        if isinstance(batch_pairs, bool) or not isinstance(batch_pairs, numbers.Integral) or (
+                batch_pairs < 1):
+            raise ValueError(f"batch_pairs is {batch_pairs!r}; expected an integer >= 1.")
         module = self.net_.module_.eval()
+        mean = np.empty((len(pairs), n_w), dtype=np.float32)
+        sd = np.empty((len(pairs), n_w), dtype=np.float32)
+        triplet = self.features == "triplet"
         with torch.no_grad():
-            mean, log_sd = module(torch.as_tensor(feats, device=self.net_.device))
-        mean = mean.cpu().numpy().T + shift
-        sd = np.exp(log_sd.cpu().numpy().T)
+            for start in range(0, len(pairs), batch_pairs):
+                chunk = pairs[start:start + batch_pairs]
+                feats = features_for_pairs(div, chunk, triplet)
+                m, log_s = module(torch.as_tensor(feats, device=self.net_.device))
+                mean[start:start + len(chunk)] = m.cpu().numpy() + div.shift
+                sd[start:start + len(chunk)] = np.exp(log_s.cpu().numpy())
+        del div
         bad = ~(np.isfinite(mean) & np.isfinite(sd))
         if bad.any():  # never hand NaN on: it would be a silent wrong answer
             raise ValueError(f"the network's output is not finite for {int(bad.sum())} of "
                              f"{bad.size} pair-windows; the input lies outside what it can "
                              "read (check the genotypes and mutation_rate).")
-        return prediction_from_pairs(mean, sd, pairs, n, windows, length)
+        if subset:
+            return PairwisePrediction(windows, pairs, mean.T, sd.T, float(length))
+        return prediction_from_pairs(mean.T, sd.T, pairs, n, windows, length)
+
+    @staticmethod
+    def _rate(name, value, default):
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
+                np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} is {value!r}; expected a positive number (per bp per "
+                             "generation).")
+        return float(value)
 
     def score(self, X, y=None):
         """Minus the mean squared error of ln pairwise TMRCA on simulated tree sequences."""

@@ -4,13 +4,94 @@ from __future__ import annotations
 
 import os
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["as_genotypes", "pair_features", "N_PAIR_FEATURES"]
+__all__ = ["as_genotypes", "pair_features", "window_divergence", "features_for_pairs",
+           "Divergence", "N_PAIR_FEATURES"]
 
 #: input channels per pair for each ``features=`` option
 N_PAIR_FEATURES = {"pair": 4, "triplet": 6}
+
+
+class Divergence(NamedTuple):
+    """Per window the method-of-moments ln TMRCA of every pair, and what the features need
+    beside it; ``local`` is (n_windows, n, n) float32 with +inf on the diagonal."""
+
+    local: np.ndarray
+    total: np.ndarray  # (n, n) over the whole sequence
+    window_mean: np.ndarray  # (n_windows,) over all pairs
+    log_seg: np.ndarray  # (n_windows,) ln(1 + segregating sites)
+    shift: float
+
+
+def window_divergence(genotypes, positions, windows, mutation_rate):
+    """Pairwise differences per window -> :class:`Divergence` (memory: n_windows x n^2).
+
+    Missing calls (-1): a pair is compared on the sites both of its haplotypes call, its
+    differences scaled up to all the window's sites.
+    """
+    g = np.asarray(genotypes, dtype=np.float32)
+    n = g.shape[1]
+    n_windows = len(windows) - 1
+    index = np.clip(np.searchsorted(windows, positions, side="right") - 1, 0, n_windows - 1)
+    seg = np.bincount(index, minlength=n_windows).astype(np.float64)
+    missing = not (g >= 0).all()
+    length = np.diff(windows).astype(np.float64)
+    local = np.empty((n_windows, n, n), dtype=np.float32)
+    diff_total = np.zeros((n, n))
+    bounds = np.searchsorted(index, np.arange(n_windows + 1))
+    order_ok = bool(np.all(np.diff(index) >= 0))
+    for w in range(n_windows):
+        block = g[bounds[w]:bounds[w + 1]] if order_ok else g[index == w]
+        if not len(block):
+            d = np.zeros((n, n))
+        elif missing:  # a pair's differences among the sites both called, scaled up to all
+            ok = (block >= 0).astype(np.float32)
+            block = np.where(ok > 0, block, 0.0)
+            d = block.T @ (ok - block) + (ok - block).T @ block
+            d = d * seg[w] / np.maximum(ok.T @ ok, 1.0)
+        else:
+            d = block.T @ (1 - block) + (1 - block).T @ block
+        diff_total += d
+        local[w] = np.log((d + 0.5) / (2 * mutation_rate * length[w]))
+    total = np.log((diff_total + 0.5) / (2 * mutation_rate * length.sum()))
+    iu = np.triu_indices(n, 1)
+    window_mean = np.array([lw[iu].mean() for lw in local]) if n > 1 else np.zeros(n_windows)
+    diag = np.arange(n)
+    local[:, diag, diag] = np.inf
+    return Divergence(local, total, window_mean, np.log1p(seg), float(window_mean.mean()))
+
+
+def features_for_pairs(div, pairs, triplet=False, max_elements=1 << 24):
+    """The network's input for the given pairs (P, 2): (P, 4 or 6, n_windows) float32 (see
+    :func:`pair_features` for the channels); triplet channels in chunks of pairs so that a
+    temporary holds at most ``max_elements`` numbers."""
+    pairs = np.asarray(pairs)
+    i, j = pairs[:, 0], pairs[:, 1]
+    local, shift = div.local, div.shift
+    n_windows, n = local.shape[0], local.shape[1]
+    own = local[:, i, j].T  # (P, W)
+    channels = [own - shift, np.broadcast_to((div.total[i, j] - shift)[:, None], own.shape),
+                np.broadcast_to(div.window_mean[None, :] - shift, own.shape),
+                np.broadcast_to(div.log_seg[None, :], own.shape)]
+    if triplet:
+        bound = np.empty_like(own)
+        spread = np.empty_like(own)
+        if n < 3:  # no third haplotype: fall back to the pair's own value
+            bound[:], spread[:] = own, 0.0
+        else:
+            step = max(1, int(max_elements // max(n_windows * n, 1)))
+            for start in range(0, len(pairs), step):
+                a = local[:, i[start:start + step], :]  # (W, p, n): L_ik, +inf at k = i
+                b = local[:, j[start:start + step], :]
+                bound[start:start + step] = np.maximum(a, b).min(axis=2).T
+                both = np.isfinite(a) & np.isfinite(b)  # k != i, j
+                spread[start:start + step] = (np.where(both, np.abs(a - b), 0.0).sum(axis=2)
+                                              / (n - 2)).T
+        channels += [bound - shift, spread]
+    return np.stack(channels, axis=1).astype(np.float32)
 
 
 def pair_features(genotypes, positions, windows, mutation_rate, triplet=False):
@@ -24,6 +105,8 @@ def pair_features(genotypes, positions, windows, mutation_rate, triplet=False):
     relatives are equally far from everyone else), L being channel 0.
     Channels 0-2 and 4 are in ln generations, shifted by the sequence-wide mean of channel 0
     (so the network sees relative values; the shift is added back to its output).
+    :func:`window_divergence` and :func:`features_for_pairs` do the same in two steps, for
+    any subset of pairs and in bounded memory.
 
     Returns
     -------
@@ -31,63 +114,10 @@ def pair_features(genotypes, positions, windows, mutation_rate, triplet=False):
     shift : float
     pairs : ndarray of shape (n_pairs, 2)
     """
-    g = np.asarray(genotypes, dtype=np.float32)
-    n = g.shape[1]
-    n_windows = len(windows) - 1
-    index = np.clip(np.searchsorted(windows, positions, side="right") - 1, 0, n_windows - 1)
-    iu = np.triu_indices(n, 1)
-    diff = np.zeros((n_windows, len(iu[0])), dtype=np.float64)
-    seg = np.bincount(index, minlength=n_windows).astype(float)
-    called = g >= 0
-    missing = not called.all()
-    for w in np.flatnonzero(seg):
-        block = g[index == w]
-        if missing:  # a pair's differences among the sites both called, scaled up to all
-            ok = called[index == w].astype(np.float32)
-            block = np.where(ok > 0, block, 0.0)
-            d = block.T @ (ok - block) + (ok - block).T @ block
-            both = ok.T @ ok
-            d = d * seg[w] / np.maximum(both, 1.0)
-        else:
-            d = block.T @ (1 - block) + (1 - block).T @ block
-        diff[w] = d[iu]
-    length = np.diff(windows)[:, None]
-    local = np.log((diff + 0.5) / (2 * mutation_rate * length))
-    total = np.log((diff.sum(0) + 0.5) / (2 * mutation_rate * length.sum()))
-    shift = float(local.mean())
-    channels = [
-        local - shift,
-        np.broadcast_to(total - shift, local.shape),
-        np.broadcast_to(local.mean(1, keepdims=True) - shift, local.shape),
-        np.broadcast_to(np.log1p(seg)[:, None], local.shape),
-    ]
-    if triplet:
-        channels += list(_triplet_channels(local, n, iu, shift))
-    feats = np.stack(channels).transpose(2, 0, 1)
-    return feats.astype(np.float32), shift, np.stack(iu, axis=1)
-
-
-def _triplet_channels(local, n, iu, shift, chunk=64):
-    """min_k max(L_ik, L_jk) and mean_k |L_ik - L_jk| over k != i, j, per window and pair."""
-    if n < 3:  # no third haplotype: fall back to the pair's own value
-        return local - shift, np.zeros_like(local)
-    n_windows = len(local)
-    bound = np.empty_like(local)
-    spread = np.empty_like(local)
-    eye = np.eye(n, dtype=bool)
-    for start in range(0, n_windows, chunk):
-        block = local[start:start + chunk]
-        full = np.zeros((len(block), n, n), dtype=np.float32)
-        full[:, iu[0], iu[1]] = block
-        full[:, iu[1], iu[0]] = block
-        a = full[:, iu[0], :]  # (w, pairs, k): L_ik
-        b = full[:, iu[1], :]  # L_jk
-        own = eye[iu[0]] | eye[iu[1]]  # k == i or k == j
-        big = np.where(own[None], np.inf, np.maximum(a, b))
-        bound[start:start + chunk] = big.min(axis=2)
-        diff = np.where(own[None], 0.0, np.abs(a - b))
-        spread[start:start + chunk] = diff.sum(axis=2) / max(n - 2, 1)
-    return bound - shift, spread
+    g = np.asarray(genotypes)
+    div = window_divergence(g, positions, windows, mutation_rate)
+    pairs = np.stack(np.triu_indices(g.shape[1], 1), axis=1)
+    return features_for_pairs(div, pairs, triplet), div.shift, pairs
 
 
 def _clean(g, pos, length, source):

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.cluster.hierarchy import linkage
 
-__all__ = ["GenealogyPrediction", "prediction_from_pairs"]
+__all__ = ["GenealogyPrediction", "PairwisePrediction", "prediction_from_pairs"]
 
 
 class GenealogyPrediction(NamedTuple):
@@ -76,21 +76,47 @@ class GenealogyPrediction(NamedTuple):
         return tables.tree_sequence()
 
 
-def prediction_from_pairs(mean, sd, pairs, n, windows, length):
+def prediction_from_pairs(mean, sd, pairs, n, windows, length, chunk=256):
     """Assemble a :class:`GenealogyPrediction` from per-pair (n_windows, n_pairs) means and
-    standard deviations of ln TMRCA."""
+    standard deviations of ln TMRCA (float32; the copying probabilities in window chunks,
+    so that no temporary is larger than ``chunk`` windows)."""
     n_w = len(windows) - 1
-    log_t = np.zeros((n_w, n, n))
-    log_sd_full = np.zeros((n_w, n, n))
+    log_t = np.zeros((n_w, n, n), dtype=np.float32)
+    log_sd_full = np.zeros((n_w, n, n), dtype=np.float32)
     log_t[:, pairs[:, 0], pairs[:, 1]] = log_t[:, pairs[:, 1], pairs[:, 0]] = mean
     log_sd_full[:, pairs[:, 0], pairs[:, 1]] = sd
     log_sd_full[:, pairs[:, 1], pairs[:, 0]] = sd
-    logits = -log_t / np.maximum(log_sd_full, 0.05)
-    logits[:, np.arange(n), np.arange(n)] = -np.inf
-    probs = np.exp(logits - logits.max(axis=2, keepdims=True))
-    probs /= probs.sum(axis=2, keepdims=True)
+    probs = np.empty((n_w, n, n), dtype=np.float32)
+    diag = np.arange(n)
+    for start in range(0, n_w, chunk):
+        logits = -log_t[start:start + chunk] / np.maximum(log_sd_full[start:start + chunk],
+                                                          0.05)
+        logits[:, diag, diag] = -np.inf
+        p = np.exp(logits - logits.max(axis=2, keepdims=True))
+        probs[start:start + chunk] = p / p.sum(axis=2, keepdims=True)
     nearest = probs.argmax(axis=2)
     breaks = np.zeros_like(nearest, dtype=bool)
     breaks[1:] = nearest[1:] != nearest[:-1]
     return GenealogyPrediction(windows, log_t, log_sd_full, probs, nearest, breaks,
                                float(length))
+
+
+class PairwisePrediction(NamedTuple):
+    """What :meth:`MainspringARGEstimator.predict` returns for a subset of pairs
+    (``pairs=``): no trees, only the pairs asked for.
+
+    Attributes
+    ----------
+    windows : ndarray (n_windows + 1,)
+    pairs : ndarray (n_pairs, 2)
+        Haplotype indices of each pair.
+    log_tmrca, log_tmrca_sd : ndarray (n_windows, n_pairs)
+        Mean and standard deviation of ln TMRCA (generations).
+    sequence_length : float
+    """
+
+    windows: np.ndarray
+    pairs: np.ndarray
+    log_tmrca: np.ndarray
+    log_tmrca_sd: np.ndarray
+    sequence_length: float

@@ -19,7 +19,7 @@ from ._scales import to_log_scale
 from .spectrum import projection_matrix
 
 __all__ = ["SFSEmulatorModule", "PopulationGraphEncoder", "SpectrumModule", "SpectrumLoss",
-           "PairConvNet", "ACTIVATIONS"]
+           "PairConvNet", "BottleneckAdapter", "ACTIVATIONS"]
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "silu": nn.SiLU, "tanh": nn.Tanh}
 
@@ -302,6 +302,22 @@ class _Block(nn.Module):
         return h + self.mix(self.act(self.conv(self.act(h))))
 
 
+class BottleneckAdapter(nn.Module):
+    """``h + up(gelu(down(h)))`` with 1x1 convolutions through ``bottleneck`` channels; ``up``
+    starts at zero, so the adapter starts as the identity."""
+
+    def __init__(self, width, bottleneck):
+        super().__init__()
+        self.down = nn.Conv1d(width, bottleneck, 1)
+        self.up = nn.Conv1d(bottleneck, width, 1)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+        self.act = nn.GELU()
+
+    def forward(self, h):
+        return h + self.up(self.act(self.down(h)))
+
+
 class PairConvNet(nn.Module):
     """Dilated residual 1-D convolutions along windows, shared by all pairs.
 
@@ -317,9 +333,13 @@ class PairConvNet(nn.Module):
     ((3, 10), (3, 10))
     """
 
-    def __init__(self, width=32, n_blocks=4, kernel_size=5, n_features=4):
+    def __init__(self, width=32, n_blocks=4, kernel_size=5, n_features=4, adapter=0):
         super().__init__()
         self.inp = nn.Conv1d(n_features, width, 1)
+        # bottleneck adapters after each block (0: none): identity at initialisation, so a
+        # trained backbone keeps its answers until the adapters learn (Houlsby et al. 2019)
+        self.adapters = nn.ModuleList([BottleneckAdapter(width, adapter)
+                                       for _ in range(n_blocks)]) if adapter else None
         self.blocks = nn.Sequential(*[_Block(width, kernel_size, 2 ** (i % 5))
                                       for i in range(n_blocks)])
         self.out = nn.Conv1d(width, 2, 1)
@@ -328,6 +348,12 @@ class PairConvNet(nn.Module):
         """Mean and log sd of ln TMRCA, each (n_pairs, n_windows); ``shift`` (n_pairs,), the
         features' offset (:func:`~sfsestimators.genealogy.pair_features`), is added back to
         the mean."""
-        h = self.out(self.blocks(self.inp(x)))
+        h = self.inp(x)
+        if self.adapters is None:
+            h = self.blocks(h)
+        else:
+            for block, adapter in zip(self.blocks, self.adapters):
+                h = adapter(block(h))
+        h = self.out(h)
         mean = h[:, 0] if shift is None else h[:, 0] + shift.to(h.dtype)[:, None]
         return mean, h[:, 1].clamp(-5, 3)

@@ -137,7 +137,7 @@ def test_save_load_roundtrip(fitted, held_out, tmp_path):
     np.testing.assert_allclose(again.predict(held_out[0]).log_tmrca,
                                fitted.predict(held_out[0]).log_tmrca, rtol=1e-6)
     assert again.n_steps_ == fitted.n_steps_
-    with pytest.raises(ValueError, match="only 'small'"):
+    with pytest.raises(ValueError, match="preset is 'base'; expected one of"):
         MainspringARGEstimator.pretrained("base")
 
 
@@ -296,3 +296,34 @@ def test_merged_tree_sequence_shares_nodes_across_windows(fitted, held_out):
     assert merged.diversity(mode="branch") > 0
     assert merged.genealogical_nearest_neighbours([0, 1], [[2, 3, 4], [5, 6, 7]]).shape == (
         2, 2)
+
+
+def test_presets_cache_and_adapters(tmp_path, monkeypatch, held_out):
+    """Every named preset builds with one command into the cache directory and loads by
+    name; the adapter preset trains only its adapters (the backbone's weights unchanged)."""
+    from sfsestimators.cli import main
+
+    monkeypatch.setenv("SFSESTIMATORS_CACHE", str(tmp_path))
+    table = MainspringARGEstimator.available()
+    assert table["small"] is not None and table["narrow"] is None
+    with pytest.raises(FileNotFoundError, match="train-genealogy --preset narrow"):
+        MainspringARGEstimator.pretrained("narrow")
+    small = MainspringARGEstimator.pretrained("small", device="cpu")
+    for name in ("narrow", "broad_w500"):
+        assert main(["train-genealogy", "--preset", name, "--steps", "2", "--chunk", "1",
+                     "--quiet"]) == 0
+        est = MainspringARGEstimator.pretrained(name, device="cpu")
+        assert est.n_steps_ == 2
+        assert est.predict(held_out[0]).log_tmrca.shape[1] == 10
+    adapted = MainspringARGEstimator.pretrained("broad_w500", device="cpu")
+    assert adapted.window_size == 500.0 and adapted.adapter == 8
+    base = dict(small.module_.named_parameters())
+    changed = False
+    for name, param in adapted.module_.named_parameters():
+        if name.startswith("adapters."):
+            changed |= bool(param.detach().abs().sum() > 0) and name.endswith("up.weight")
+        else:  # the frozen backbone is the small preset's, unchanged
+            np.testing.assert_array_equal(param.detach().numpy(), base[name].detach().numpy())
+    assert changed  # the adapters learnt (their up-projections started at zero)
+    assert MainspringARGEstimator.available()["narrow"] == str(tmp_path / "mainspring" /
+                                                               "narrow.pt")

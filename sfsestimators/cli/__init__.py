@@ -13,7 +13,13 @@ import argparse
 import logging
 import sys
 
-from ._commands import genealogy_command, simulate_command, teacher_command, train_command
+from ._commands import (
+    genealogy_command,
+    simulate_command,
+    teacher_command,
+    train_command,
+    train_genealogy_command,
+)
 from ._fit import DEMO_HISTORY, demo_data, fit_command
 
 __all__ = ["main", "build_parser", "demo_data", "DEMO_HISTORY"]
@@ -118,6 +124,24 @@ def build_parser():
     s.add_argument("--out", required=True, help="data.trees, data.vcf or data.fs")
     s.set_defaults(func=simulate_command)
 
+    tg = sub.add_parser("train-genealogy", help="build a named Mainspring preset (resumable)")
+    tg.add_argument("--preset", required=True,
+                    help="small, narrow or broad_w500 (see MainspringARGEstimator.available())")
+    tg.add_argument("--checkpoint", default=None,
+                    help="start from these weights (a preset name or a file) instead of the "
+                         "preset's base")
+    tg.add_argument("--adapter", type=int, default=None,
+                    help="bottleneck adapter channels (the backbone stays frozen)")
+    tg.add_argument("--steps", type=int, default=None, help="default: the preset's")
+    tg.add_argument("--chunk", type=int, default=100, help="steps per epoch/checkpoint")
+    tg.add_argument("--lr", type=float, default=2e-3)
+    tg.add_argument("--device", default="cpu")
+    tg.add_argument("--workers", type=int, default=0)
+    tg.add_argument("--out", default=None,
+                    help="directory (default: the cache, $SFSESTIMATORS_CACHE/mainspring)")
+    tg.add_argument("--quiet", action="store_true")
+    tg.set_defaults(func=train_genealogy_command)
+
     g = sub.add_parser("genealogy", help="pairwise coalescence times and local trees")
     g.add_argument("data", help="phased VCF or .trees")
     g.add_argument("--out", required=True, help="directory for tmrca.csv, genealogy.trees, "
@@ -125,6 +149,7 @@ def build_parser():
     g.add_argument("--sequence-length", type=float, default=None)
     g.add_argument("--mutation-rate", type=float, default=None,
                    help="of the data (default: the network's)")
+    g.add_argument("--preset", default="small", help="a built Mainspring preset")
     g.set_defaults(func=genealogy_command)
     return parser
 

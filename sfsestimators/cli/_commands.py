@@ -6,7 +6,8 @@ import os
 import sys
 import time
 
-__all__ = ["teacher_command", "train_command", "simulate_command", "genealogy_command"]
+__all__ = ["teacher_command", "train_command", "simulate_command", "genealogy_command",
+           "train_genealogy_command"]
 
 
 def _get_model(name, n_epochs):
@@ -153,16 +154,15 @@ def genealogy_command(args):
     if not os.path.exists(data):
         raise FileNotFoundError(f"No genotype file at {data!r}; expected a phased VCF or a "
                                 ".trees file.")
-    est = MainspringARGEstimator.pretrained(device="cpu")
-    if args.mutation_rate is not None:
-        est.set_params(mutation_rate=args.mutation_rate)
+    est = MainspringARGEstimator.pretrained(args.preset, device="cpu")
     if data.endswith(".trees"):
         import tskit
 
         X = tskit.load(data)
     else:
         X = data
-    pred = est.predict(X, sequence_length=args.sequence_length)
+    pred = est.predict(X, sequence_length=args.sequence_length,
+                       mutation_rate=args.mutation_rate)
     os.makedirs(args.out, exist_ok=True)
     n = pred.log_tmrca.shape[1]
     iu = np.triu_indices(n, 1)
@@ -199,4 +199,33 @@ def genealogy_command(args):
     print(f"{n} haplotypes, {len(pred.windows) - 1} windows of {est.window_size:g} bp; "
           f"median pairwise TMRCA {np.exp(np.median(pred.log_tmrca[:, iu[0], iu[1]])):.4g} "
           f"generations; wrote {', '.join(written)} to {args.out}")
+    return 0
+
+
+def train_genealogy_command(args):
+    """Build a named Mainspring preset (resumable), from scratch or from its base."""
+    from ..genealogy import MainspringARGEstimator
+    from ..genealogy._presets import PRESETS_TRAINING, cache_dir
+
+    if args.preset not in PRESETS_TRAINING:
+        raise ValueError(f"--preset is {args.preset!r}; expected one of "
+                         f"{sorted(PRESETS_TRAINING)}.")
+    params, steps, base, description = PRESETS_TRAINING[args.preset]
+    params = dict(params)
+    if args.adapter is not None:
+        params["adapter"] = args.adapter
+    init_from = args.checkpoint or base
+    out = args.out or cache_dir()
+    os.makedirs(out, exist_ok=True)
+    est = MainspringARGEstimator(
+        **params, max_steps=args.steps or steps, steps_per_epoch=args.chunk, lr=args.lr,
+        lr_schedule="cosine", init_from=init_from, device=args.device,
+        n_workers=args.workers, random_state=0, progress=not args.quiet,
+        checkpoint_dir=os.path.join(out, f"{args.preset}_checkpoint"))
+    print(f"{args.preset}: {description}; {est.max_steps} steps"
+          + (f", from {init_from}" if init_from else ", from scratch"), file=sys.stderr)
+    est.fit()
+    path = os.path.join(out, f"{args.preset}.pt")
+    est.save(path)
+    print(f"{est.summary()}\nwrote {path}")
     return 0

@@ -147,6 +147,15 @@ class MainspringARGEstimator(BaseEstimator):
         and ``LoadInitState``), up to ``max_steps`` in all.
     n_workers : int, default=0
         DataLoader workers building the batches (simulations) in parallel.
+    prior : dict or None, default=None
+        Keyword arguments of :func:`sfsestimators.simulate.sample_size_history` for the
+        training simulations (e.g. ``{"max_epochs": 1}``: constant N_e only).
+    adapter : int, default=0
+        Channels of bottleneck adapters after each block (0: none). With ``init_from``, only
+        the adapters train: the backbone is frozen (its weights do not change).
+    init_from : str or None, default=None
+        Start from these weights: a preset name (:meth:`available`) or a file written by
+        :meth:`save`.
     device : str, default="auto"
         Torch device; "auto" uses CUDA when available.
     random_state : int or None, default=None
@@ -186,8 +195,8 @@ class MainspringARGEstimator(BaseEstimator):
                  mutation_rate=MUTATION_RATE, recombination_rate=RECOMBINATION_RATE,
                  max_steps=200, steps_per_epoch=50, batch_size=2, lr=2e-3,
                  lr_schedule="constant", validation_size=0, patience=None,
-                 checkpoint_dir=None, n_workers=0, device="auto", random_state=None,
-                 verbose=0, progress=False):
+                 checkpoint_dir=None, n_workers=0, prior=None, adapter=0, init_from=None,
+                 device="auto", random_state=None, verbose=0, progress=False):
         self.preset = preset
         self.features = features
         self.n_haplotypes = n_haplotypes
@@ -205,6 +214,9 @@ class MainspringARGEstimator(BaseEstimator):
         self.patience = patience
         self.checkpoint_dir = checkpoint_dir
         self.n_workers = n_workers
+        self.prior = prior
+        self.adapter = adapter
+        self.init_from = init_from
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -228,7 +240,10 @@ class MainspringARGEstimator(BaseEstimator):
                              "'cosine'.")
         check_int_params(self, ("n_haplotypes", "max_haplotypes", "max_steps", "batch_size",
                                 "steps_per_epoch"))
-        check_int_params(self, ("validation_size", "n_workers"), minimum=0)
+        check_int_params(self, ("validation_size", "n_workers", "adapter"), minimum=0)
+        if self.prior is not None and not isinstance(self.prior, dict):
+            raise ValueError(f"prior is {self.prior!r}; expected None or a dict of "
+                             "sample_size_history arguments.")
         if self.patience is not None:
             check_int_params(self, ("patience",))
             if not self.validation_size:
@@ -265,7 +280,7 @@ class MainspringARGEstimator(BaseEstimator):
     def _build(self, X, seed):
         triplet = self.features == "triplet"
         simulation = (self.n_haplotypes, self.train_length, self.window_size,
-                      self.mutation_rate, self.recombination_rate, {})
+                      self.mutation_rate, self.recombination_rate, dict(self.prior or {}))
         valid = None
         if X is None:
             source = _Source(simulation)
@@ -286,6 +301,7 @@ class MainspringARGEstimator(BaseEstimator):
         dataset.epoch_offset = 0
         net = _GaussianNet(
             PairConvNet, module__n_features=N_PAIR_FEATURES[self.features],
+            module__adapter=int(self.adapter),
             **{f"module__{k}": v for k, v in PRESETS[self.preset].items()},
             criterion=torch.nn.GaussianNLLLoss, optimizer=torch.optim.AdamW, lr=self.lr,
             max_epochs=math.ceil(self.max_steps / self.steps_per_epoch), batch_size=None,
@@ -322,7 +338,26 @@ class MainspringARGEstimator(BaseEstimator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.net_.initialize()
+        if self.init_from is not None:
+            self._warm_start()
         return seed
+
+    def _warm_start(self):
+        """Load the backbone from ``init_from``; with adapters, freeze everything else."""
+        path = self.init_from
+        if not os.path.exists(os.fspath(path)):
+            from ._presets import resolve
+
+            path = resolve(path)
+        state = load_file(path, type(self), legacy=_from_format_1)["state_dict"]
+        missing, unexpected = self.net_.module_.load_state_dict(state, strict=False)
+        if unexpected or any(not k.startswith("adapters.") for k in missing):
+            raise ValueError(f"init_from={self.init_from!r} holds weights of another network "
+                             f"(missing {missing[:3]}, unexpected {unexpected[:3]}); expected "
+                             f"the preset {self.preset!r} with features={self.features!r}.")
+        if self.adapter:
+            for name, param in self.net_.module_.named_parameters():
+                param.requires_grad_(name.startswith("adapters."))
 
     def fit(self, X=None, y=None):
         """Train from scratch: on fresh simulations (``X=None``) or on tree sequences ``X``.
@@ -502,24 +537,29 @@ class MainspringARGEstimator(BaseEstimator):
         if ckpt.get("optimizer"):
             est.net_.optimizer_.load_state_dict(ckpt["optimizer"])
         est.net_.history = History(ckpt["history"])
+        if est.adapter and est.init_from is not None:  # keep training the adapters only
+            for name, param in est.net_.module_.named_parameters():
+                param.requires_grad_(name.startswith("adapters."))
         est._steps_before = int(ckpt["n_steps"]) - _n_steps(ckpt["history"])
         est._sync()
         return est
 
     @classmethod
     def pretrained(cls, preset="small", *, device="auto"):
-        """The shipped preset (``python -m sfsestimators.pretrained.train_mainspring``)."""
-        from ..pretrained import MAINSPRING_WEIGHTS
+        """A named preset's trained estimator: the shipped ``small`` (alias ``broad``), or one
+        built with ``python -m sfsestimators train-genealogy --preset NAME`` into the cache
+        directory (see :meth:`available`); a clear error names the command when it is
+        absent."""
+        from ._presets import resolve
 
-        if preset != "small":
-            raise ValueError(f"preset is {preset!r}; only 'small' ships with the package "
-                             "(train others with sfsestimators.pretrained.train_mainspring).")
-        if not os.path.exists(MAINSPRING_WEIGHTS):
-            raise FileNotFoundError(
-                f"The Mainspring weights are not installed ({MAINSPRING_WEIGHTS}); build them "
-                "with: python -m sfsestimators.pretrained.train_mainspring")
-        return cls.load(MAINSPRING_WEIGHTS, device=device)
+        return cls.load(resolve(preset), device=device)
 
+    @staticmethod
+    def available():
+        """Every named preset -> its weights file, or None where it is not built yet."""
+        from ._presets import available
+
+        return available()
 
 def _from_format_1(ckpt):
     """A file of the hand-written trainer (before skorch): its per-step losses become a

@@ -1,0 +1,76 @@
+"""Named Mainspring presets, where their weights live, and the chain that builds them.
+
+Each preset is reproduced by one command, ``python -m sfsestimators train-genealogy
+--preset NAME``; a preset with a ``base`` is fine-tuned from that preset's weights with
+bottleneck adapters on the frozen backbone. Weights resolve from the package (the shipped
+``small``) or from the cache directory: ``$SFSESTIMATORS_CACHE``, else
+``$XDG_CACHE_HOME/sfsestimators``, else ``~/.cache/sfsestimators``, under ``mainspring/``.
+
+The dependency graph (base -> preset)::
+
+    (scratch) -> small (= broad)        the shipped one: 1-7 epoch histories, 2 kb windows
+    (scratch) -> narrow                 constant N_e only
+    small     -> broad_w500             500 bp windows, adapters on the small backbone
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["PRESETS_TRAINING", "cache_dir", "preset_path", "available"]
+
+_RATES = dict(mutation_rate=1.29e-8, recombination_rate=1.28e-8)
+
+#: name -> (estimator parameters, training steps, base preset or None, description)
+PRESETS_TRAINING = {
+    "small": (dict(preset="small", features="triplet", **_RATES), 5400, None,
+              "the shipped preset: 1-7 epoch histories, sizes 1e2-1e5, 2 kb windows"),
+    "narrow": (dict(preset="small", features="triplet", prior={"max_epochs": 1}, **_RATES),
+               3000, None, "constant N_e only (the first curriculum phase)"),
+    "broad_w500": (dict(preset="small", features="triplet", window_size=500.0,
+                        train_length=1e5, adapter=8, **_RATES), 1000, "small",
+                   "500 bp windows: bottleneck adapters on the frozen small backbone"),
+}
+_ALIASES = {"broad": "small"}
+
+
+def cache_dir():
+    """Where user-built presets live (created on demand)."""
+    root = os.environ.get("SFSESTIMATORS_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "sfsestimators")
+    return os.path.join(root, "mainspring")
+
+
+def preset_path(name):
+    """The weights file of a preset: shipped with the package, or in the cache directory
+    (which may not exist yet)."""
+    from ..pretrained import MAINSPRING_WEIGHTS
+
+    name = _ALIASES.get(name, name)
+    if name == "small":
+        return MAINSPRING_WEIGHTS
+    return os.path.join(cache_dir(), f"{name}.pt")
+
+
+def available():
+    """Every named preset -> its weights file, or None where it is not built yet."""
+    out = {}
+    for name in list(PRESETS_TRAINING) + list(_ALIASES):
+        path = preset_path(name)
+        out[name] = path if os.path.exists(path) else None
+    return out
+
+
+def resolve(name):
+    """The file of an existing preset; a clear error (with the command) otherwise."""
+    key = _ALIASES.get(name, name)
+    if key not in PRESETS_TRAINING:
+        raise ValueError(f"preset is {name!r}; expected one of "
+                         f"{sorted(set(PRESETS_TRAINING) | set(_ALIASES))}.")
+    path = preset_path(name)
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"The Mainspring preset {name!r} is not built ({path} is absent); build it with: "
+            f"python -m sfsestimators train-genealogy --preset {key}")
+    return path

@@ -93,12 +93,12 @@ def main():
     head = (f"{'haps':>5} {'Mb':>4} {'sites':>7} {'s ours':>8} {'s tsi+tsd':>10} "
             f"{'time ratio':>11} {'GB ours':>8} {'GB tsi+tsd':>11} {'MSE ours':>9} "
             f"{'MSE tsi+tsd':>12}")
-    print(head)
-    print("-" * len(head))
     configs = [(n, mb, 1.0) for n in args.haplotypes for mb in args.lengths]
     if args.rates:
         configs = [(50, 1.0, f) for f in (0.5, 1.0, 2.0)]
-        head = head.replace("haps", "mu x").replace(" Mb ", " haps")
+        head = f"{'mu x':>5} {'haps':>4}" + head[10:]
+    print(head)
+    print("-" * len(head))
     for n, mb, factor in configs:
         ours = run("ours", n, mb * 1e6, MU * factor, args.seed)
         theirs = run("tsinfer", n, mb * 1e6, MU * factor, args.seed)

@@ -10,9 +10,13 @@ take plain arrays, tensors and models and return small value objects:
   the sequential Nelder-Mead :func:`polish` (:class:`PolishReport`);
 - ``_refine``: the local correction of the emulator from parallel teacher calls
   (:func:`refine`, :class:`LocalCorrection`, :class:`RefinementReport`);
+- ``_select``: candidate models chosen on exact AIC, nested ones never worse;
+- ``_checks``: what makes a fit suspect (:class:`FitWarning`, ``flags_``);
 - ``_uncertainty``: Fisher / Godambe standard errors and bootstrap spectra;
 - ``_posterior``: NUTS and sequential Monte Carlo through the surface;
-- ``_units``: the fitted history in physical units (demes).
+- ``_units``: the fitted history in physical units (demes);
+- ``_data``: spectra and per-site counts in; ``_fitted``: what a fitted estimator offers
+  (surface, bootstrap refits, posterior, per-site scores); ``_report``: ``summary()``.
 """
 
 from ._checks import FitWarning

@@ -439,7 +439,11 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
             expected = exact.spectrum(theta)
             gain, _ = expected_exact_gain(exact, fitted, theta)
             converged = bool(gain < EXPECTED_GAIN_TOLERANCE)
-            if not converged:
+            if not converged and np.isnan(gain):
+                flags.append("Convergence could not be checked: the exact likelihood failed "
+                             "next to the fit (a parameter at a bound the teacher cannot "
+                             "serve?); converged_ is False.")
+            elif not converged:
                 flags.append(f"The fit did not converge: a Newton step on the exact "
                              f"likelihood would still gain {gain:.3g} log-likelihood units "
                              f"(tolerance {EXPECTED_GAIN_TOLERANCE}); raise polish_maxfev or "

@@ -9,7 +9,7 @@ from ._optimize import multistart
 
 __all__ = ["CandidateFit", "exact_rank", "select"]
 
-NESTED_TOLERANCE = 0.01  # log-likelihood units a nested model may fall below its sub-model
+NESTED_TOLERANCE = 0.1  # log-likelihood units a nested model may fall below its sub-model
 
 
 class CandidateFit:

@@ -17,8 +17,10 @@ from ._features import (
     pair_features,
     window_divergence,
 )
+from ._ne import NE_TIME_GRID, NePosterior, ne_from_times, ne_posterior
 from ._prediction import GenealogyPrediction, PairwisePrediction
 
 __all__ = ["MainspringARGEstimator", "GenealogyPrediction", "PairwisePrediction",
            "pair_features", "window_divergence", "features_for_pairs", "as_genotypes",
-           "PRESETS", "N_PAIR_FEATURES"]
+           "PRESETS", "N_PAIR_FEATURES", "NePosterior", "ne_posterior", "ne_from_times",
+           "NE_TIME_GRID"]

@@ -40,6 +40,7 @@ from ..nn import PairConvNet
 from ..simulate import MUTATION_RATE, RECOMBINATION_RATE, extract_targets
 from ._data import StepBatches, ValidationBatches, _Source
 from ._features import N_PAIR_FEATURES, as_genotypes, features_for_pairs, window_divergence
+from ._ne import ne_posterior
 from ._prediction import PairwisePrediction, prediction_from_pairs
 
 __all__ = ["MainspringARGEstimator", "PRESETS"]
@@ -400,7 +401,8 @@ class MainspringARGEstimator(BaseEstimator):
 
     # -- prediction -------------------------------------------------------------------------
     def predict(self, X, *, sequence_length=None, mutation_rate=None,
-                recombination_rate=None, pairs=None, batch_pairs=None):
+                recombination_rate=None, pairs=None, batch_pairs=None, ne_draws=50,
+                random_state=None):
         """Predict the genealogy of the haplotypes in ``X``, in bounded memory.
 
         The pairs go through the network in chunks of ``batch_pairs``, their features built
@@ -426,6 +428,12 @@ class MainspringARGEstimator(BaseEstimator):
         batch_pairs : int, default=None
             Pairs per network call; default such that a chunk's activations hold about 16
             million numbers.
+        ne_draws : int, default=50
+            Draws of the N_e(t) posterior (``.ne``, :func:`ne_posterior`; 0: none): each
+            samples the pair-windows' times from their predicted log-normals (at most
+            50,000 of them, at random) and re-estimates N_e on :data:`NE_TIME_GRID`.
+        random_state : int or None, default=None
+            Seeds the N_e(t) draws.
 
         Returns
         -------
@@ -476,7 +484,13 @@ class MainspringARGEstimator(BaseEstimator):
                              "read (check the genotypes and mutation_rate).")
         if subset:
             return PairwisePrediction(windows, pairs, mean.T, sd.T, float(length))
-        return prediction_from_pairs(mean.T, sd.T, pairs, n, windows, length)
+        ne = None
+        if ne_draws:
+            rng = np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
+            keep = rng.choice(mean.size, size=min(mean.size, 50_000), replace=False)
+            ne = ne_posterior(mean.ravel()[keep], sd.ravel()[keep], n_draws=int(ne_draws),
+                              random_state=int(rng.integers(2**31 - 1)))
+        return prediction_from_pairs(mean.T, sd.T, pairs, n, windows, length, ne=ne)
 
     @staticmethod
     def _rate(name, value, default):

@@ -27,6 +27,10 @@ class GenealogyPrediction(NamedTuple):
     breakpoints : ndarray (n_windows, n) of bool
         Whether the copying parent changes from the previous window.
     sequence_length : float
+    ne : NePosterior or None
+        N_e(t) draws from the predicted pairwise times (:func:`ne_posterior`): ``times``,
+        ``median``, ``quantiles(q)``, ``band_at(t)``, ``sample(n)``; generations and diploid
+        individuals (``in_years(generation_time)`` for years).
 
     Examples
     --------
@@ -47,6 +51,7 @@ class GenealogyPrediction(NamedTuple):
     nearest: np.ndarray
     breakpoints: np.ndarray
     sequence_length: float
+    ne: object = None
 
     def to_tree_sequence(self, *, merge=True, linkage_method="average", times="mean"):
         """Ultrametric local trees (UPGMA of the predicted TMRCAs) as a tskit tree sequence.
@@ -135,7 +140,7 @@ def _place_nodes(tables, nodes, edges):
             for node in sorted(times, key=lambda nd: times[nd])}
 
 
-def prediction_from_pairs(mean, sd, pairs, n, windows, length, chunk=256):
+def prediction_from_pairs(mean, sd, pairs, n, windows, length, chunk=256, ne=None):
     """Assemble a :class:`GenealogyPrediction` from per-pair (n_windows, n_pairs) means and
     standard deviations of ln TMRCA (float32; the copying probabilities in window chunks,
     so that no temporary is larger than ``chunk`` windows)."""
@@ -157,7 +162,7 @@ def prediction_from_pairs(mean, sd, pairs, n, windows, length, chunk=256):
     breaks = np.zeros_like(nearest, dtype=bool)
     breaks[1:] = nearest[1:] != nearest[:-1]
     return GenealogyPrediction(windows, log_t, log_sd_full, probs, nearest, breaks,
-                               float(length))
+                               float(length), ne)
 
 
 class PairwisePrediction(NamedTuple):

@@ -1,0 +1,51 @@
+"""N_e(t) from pairwise coalescence times (genealogy/_ne.py)."""
+
+import numpy as np
+import pytest
+
+from sfsestimators.genealogy import NE_TIME_GRID, ne_from_times, ne_posterior
+
+
+def _two_epoch_times(rng, n, recent, ancient, t_change):
+    """Pairwise coalescence times of a population of `recent` diploids until t_change, then
+    `ancient`: rate 1 / (2 N) per generation, by inversion of the piecewise exponential."""
+    e = rng.exponential(size=n)
+    first = e * 2 * recent
+    late = t_change + (e - t_change / (2 * recent)) * 2 * ancient
+    return np.where(first < t_change, first, late)
+
+
+def test_recovers_a_size_change():
+    rng = np.random.default_rng(1)
+    times = _two_epoch_times(rng, 400_000, 5e3, 2e4, 3e3)
+    ne = ne_from_times(times)
+    mids = np.sqrt(NE_TIME_GRID[:-1] * NE_TIME_GRID[1:])
+    recent = (mids > 200) & (mids < 2e3)
+    ancient = (mids > 5e3) & (mids < 5e4)
+    np.testing.assert_allclose(ne[recent], 5e3, rtol=0.15)
+    np.testing.assert_allclose(ne[ancient], 2e4, rtol=0.15)
+
+
+def test_sparse_intervals_shrink_to_the_reference():
+    times = np.full(1000, 2e4)  # every pair at one time: no events elsewhere
+    ne = ne_from_times(times, pseudo_count=1.0)
+    assert np.all(np.isfinite(ne)) and np.all(ne > 0)
+    assert ne[-1] == pytest.approx(1e4)  # beyond every time: the reference, mean / 2
+
+
+def test_posterior_api_and_prediction(rng):
+    times = rng.exponential(2e4, size=(40, 45))
+    post = ne_posterior(np.log(times), np.full(times.shape, 0.2), n_draws=30, random_state=0)
+    assert post.samples.shape == (30, len(NE_TIME_GRID) - 1)
+    lo, hi = post.band_at([1e3, 1e4], 0.9)
+    assert np.all(lo <= post.median_at([1e3, 1e4])) and np.all(post.median_at([1e3, 1e4]) <= hi)
+    assert post.quantiles([0.05, 0.5, 0.95]).shape == (3, len(NE_TIME_GRID) - 1)
+    assert post.sample(7, random_state=0).shape == (7, len(NE_TIME_GRID) - 1)
+    np.testing.assert_allclose(post.in_years(25).grid, 25 * NE_TIME_GRID)
+    from sfsestimators import MainspringARGEstimator
+    from sfsestimators.simulate import SizeHistory, simulate
+
+    ts = simulate(SizeHistory([0.0], [1e4]), 10, 2e5, random_state=4)
+    pred = MainspringARGEstimator.pretrained(device="cpu").predict(ts, random_state=0)
+    assert np.all(np.isfinite(pred.ne.samples))
+    assert 2e3 < pred.ne.median_at(5e3) < 5e4  # the right order of magnitude on 200 kb

@@ -26,11 +26,16 @@ def test_recovers_a_size_change():
     np.testing.assert_allclose(ne[ancient], 2e4, rtol=0.15)
 
 
-def test_sparse_intervals_shrink_to_the_reference():
-    times = np.full(1000, 2e4)  # every pair at one time: no events elsewhere
-    ne = ne_from_times(times, pseudo_count=1.0)
+def test_intervals_no_pair_reached_take_their_neighbours_size():
+    times = np.random.default_rng(2).exponential(2e4, size=20_000)
+    times = times[times < 1e5]  # nothing beyond 1e5 generations
+    ne = ne_from_times(times)
+    mids = np.sqrt(NE_TIME_GRID[:-1] * NE_TIME_GRID[1:])
     assert np.all(np.isfinite(ne)) and np.all(ne > 0)
-    assert ne[-1] == pytest.approx(1e4)  # beyond every time: the reference, mean / 2
+    beyond = mids > 2e5
+    np.testing.assert_allclose(ne[beyond], ne[beyond][0], rtol=1e-3)  # flat: no data
+    with pytest.raises(ValueError, match="no positive finite"):
+        ne_from_times([np.nan, -1.0])
 
 
 def test_posterior_api_and_prediction(rng):

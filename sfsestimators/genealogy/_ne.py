@@ -4,9 +4,9 @@ posterior from Mainspring's predicted (log-normal) times.
 Two haplotypes of a population of N_e(t) diploids coalesce at rate 1 / (2 N_e(t)) per
 generation. On a grid of time intervals, the maximum-likelihood rate of interval k given
 coalescence times is ``events_k / exposure_k`` (exposure: the total time pairs spent
-uncoalesced inside it), so ``N_k = exposure_k / (2 events_k)``. A pseudo-count ``a`` of
-events at a reference size shrinks intervals with few events towards it (a log-normal-ish
-prior), so the estimate stays finite where no pair coalesced.
+uncoalesced inside it), so ``N_k = exposure_k / (2 events_k)``; a random-walk penalty on
+log N_e between neighbouring intervals smooths it and keeps it finite where no pair
+coalesced.
 """
 
 from __future__ import annotations
@@ -22,8 +22,14 @@ __all__ = ["NE_TIME_GRID", "NePosterior", "ne_from_times", "ne_posterior"]
 NE_TIME_GRID = np.geomspace(10 ** 1.5, 10 ** 5.5, 33)
 
 
-def ne_from_times(times, *, grid=NE_TIME_GRID, pseudo_count=1.0):
+def ne_from_times(times, *, grid=NE_TIME_GRID, smoothing=100.0):
     """Piecewise-constant N_e on ``grid`` (generations) from pairwise coalescence times.
+
+    The penalised maximum likelihood of the pairs' coalescence in each interval,
+    ``sum_k events_k log(lambda_k) - exposure_k lambda_k`` with ``lambda_k = 1 / (2 N_k)``,
+    minus ``smoothing * sum_k (log N_k+1 - log N_k)^2`` (a random walk on log N_e, as the
+    smoothing of PSMC-like methods): convex in log N, solved by Newton's method on the
+    tridiagonal system. Intervals no pair reached take their neighbours' size.
 
     Parameters
     ----------
@@ -32,10 +38,8 @@ def ne_from_times(times, *, grid=NE_TIME_GRID, pseudo_count=1.0):
     grid : ndarray of shape (K + 1,)
         Interval edges; times below the first edge count from 0, above the last are
         censored there.
-    pseudo_count : float, default=1.0
-        A Gamma prior on each interval's coalescence rate: this many events in the exposure
-        a population of the reference size (half the mean time) would give them, so sparse
-        intervals shrink towards it.
+    smoothing : float, default=100.0
+        Weight of the random-walk penalty (per squared change of ln N between intervals).
 
     Returns
     -------
@@ -44,15 +48,26 @@ def ne_from_times(times, *, grid=NE_TIME_GRID, pseudo_count=1.0):
     """
     t = np.asarray(times, dtype=float).ravel()
     t = t[np.isfinite(t) & (t > 0)]
+    if not len(t):
+        raise ValueError("times holds no positive finite coalescence time.")
     edges = np.concatenate([[0.0], np.asarray(grid, dtype=float)[1:]])
     # exposure of every pair in every interval: overlap of [0, t) with [edge_k, edge_k+1)
-    exposure = np.clip(t[:, None], edges[None, :-1], edges[None, 1:]) - edges[None, :-1]
-    exposure = exposure.sum(axis=0)
-    events = np.histogram(np.minimum(t, edges[-1] * (1 - 1e-12)), bins=edges)[0].astype(float)
-    reference = np.mean(t) / 2 if len(t) else 1e4  # constant size: E[t] = 2 N
-    # a Gamma prior on each interval's rate: `pseudo_count` events in the exposure a
-    # population of the reference size would give them (the posterior mean of the rate)
-    return (exposure + pseudo_count * 2 * reference) / (2 * (events + pseudo_count))
+    exposure = (np.clip(t[:, None], edges[None, :-1], edges[None, 1:])
+                - edges[None, :-1]).sum(axis=0)
+    events = np.histogram(t[t < edges[-1]], bins=edges)[0].astype(float)  # later: censored
+    k = len(events)
+    diff = np.diff(np.eye(k), axis=0)
+    penalty = 2 * smoothing * diff.T @ diff
+    u = np.full(k, np.log(np.mean(t) / 2))  # ln N; a constant size has E[t] = 2 N
+    for _ in range(100):
+        rate_term = exposure * np.exp(-u) / 2  # expected events at N = e^u
+        grad = events - rate_term + penalty @ u
+        hess = np.diag(rate_term) + penalty + 1e-9 * np.eye(k)
+        step = np.linalg.solve(hess, grad)
+        u = u - np.clip(step, -2.0, 2.0)
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    return np.exp(u)
 
 
 class NePosterior(NamedTuple):

@@ -54,3 +54,41 @@ def test_posterior_api_and_prediction(rng):
     pred = MainspringARGEstimator.pretrained(device="cpu").predict(ts, random_state=0)
     assert np.all(np.isfinite(pred.ne.samples))
     assert 2e3 < pred.ne.median_at(5e3) < 5e4  # the right order of magnitude on 200 kb
+
+
+def test_implied_sfs_is_tskit_branch_sfs_times_mu():
+    """The physics forward model equals tskit's branch-mode SFS x mu on a true tree
+    sequence, and its gradient reaches the node times."""
+    import torch
+
+    from sfsestimators.genealogy import branch_structure, implied_sfs, sfs_chi2
+    from sfsestimators.simulate import SizeHistory, simulate
+
+    ts = simulate(SizeHistory([0.0], [1e4]), 8, 5e4, random_state=3)
+    mu = 1.29e-8
+    times = torch.tensor(ts.tables.nodes.time, dtype=torch.float64, requires_grad=True)
+    ours = implied_sfs(branch_structure(ts), times, mu)
+    theirs = ts.allele_frequency_spectrum(mode="branch", polarised=True,
+                                          span_normalise=False) * mu
+    np.testing.assert_allclose(ours.detach().numpy(), theirs, rtol=1e-10)
+    observed = ts.allele_frequency_spectrum(mode="site", polarised=True,
+                                            span_normalise=False)
+    loss = sfs_chi2(ours, observed, eps=1.0)
+    loss.backward()
+    assert torch.isfinite(loss) and times.grad.abs().sum() > 0
+    assert float(sfs_chi2(torch.tensor(observed), observed)) == 0.0
+
+
+def test_the_predicted_genealogy_implies_the_data_sfs():
+    from sfsestimators import MainspringARGEstimator
+    from sfsestimators.genealogy import sfs_chi2
+    from sfsestimators.simulate import SizeHistory, simulate
+
+    ts = simulate(SizeHistory([0.0], [1e4]), 10, 3e5, mutation_rate=1.29e-8, random_state=6)
+    est = MainspringARGEstimator.pretrained(device="cpu")
+    implied = est.predict(ts, ne_draws=0).implied_sfs(1.29e-8)
+    observed = ts.allele_frequency_spectrum(mode="site", polarised=True,
+                                            span_normalise=False)
+    assert implied.shape == observed.shape and implied[0] == implied[-1] == 0
+    assert 0.5 < implied.sum() / observed.sum() < 2  # the predicted times carry the diversity
+    assert np.isfinite(float(sfs_chi2(implied, observed)))

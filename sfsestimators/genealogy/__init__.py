@@ -5,6 +5,8 @@
 - ``_data``: training batches built on the fly from msprime (or given tree sequences),
   seeded per step;
 - ``_prediction``: :class:`GenealogyPrediction`, with local trees as tskit;
+- ``_ne``: N_e(t) from pairwise coalescence times (:class:`NePosterior`);
+- ``_physics``: the SFS a genealogy implies, differentiable in its node times;
 - ``_estimator``: the estimator, a skorch ``NeuralNet`` around
   :class:`sfsestimators.nn.PairConvNet`.
 """
@@ -18,9 +20,10 @@ from ._features import (
     window_divergence,
 )
 from ._ne import NE_TIME_GRID, NePosterior, ne_from_times, ne_posterior
+from ._physics import branch_structure, implied_sfs, sfs_chi2
 from ._prediction import GenealogyPrediction, PairwisePrediction
 
 __all__ = ["MainspringARGEstimator", "GenealogyPrediction", "PairwisePrediction",
            "pair_features", "window_divergence", "features_for_pairs", "as_genotypes",
            "PRESETS", "N_PAIR_FEATURES", "NePosterior", "ne_posterior", "ne_from_times",
-           "NE_TIME_GRID"]
+           "NE_TIME_GRID", "branch_structure", "implied_sfs", "sfs_chi2"]

@@ -53,6 +53,16 @@ class GenealogyPrediction(NamedTuple):
     sequence_length: float
     ne: object = None
 
+    def implied_sfs(self, mutation_rate):
+        """The unfolded SFS the predicted local trees imply: their branch lengths times
+        ``mutation_rate``, by number of descendant samples (:func:`implied_sfs`); compare it
+        with the data's (``sfs_chi2``) to see whether the genealogy explains the data's
+        allele frequencies."""
+        from ._physics import branch_structure, implied_sfs
+
+        ts = self.to_tree_sequence()
+        return implied_sfs(branch_structure(ts), ts.tables.nodes.time, mutation_rate).numpy()
+
     def to_tree_sequence(self, *, merge=True, linkage_method="average", times="mean"):
         """Ultrametric local trees (UPGMA of the predicted TMRCAs) as a tskit tree sequence.
 

@@ -1,0 +1,76 @@
+"""The SFS a genealogy implies: branch length x mutation rate by number of descendant
+samples, differentiable in the node times (the physics regulariser's forward model).
+
+For every branch (a node below its parent) of every local tree, mutations fall at rate mu
+per generation per bp along its length ``t_parent - t_child`` over the tree's span, and each
+one is carried by the branch's descendant samples: ``E[SFS_k] = mu sum_branches span
+(t_parent - t_child) [descendants = k]``, tskit's branch-mode allele frequency spectrum
+times mu. The tree structure (which node is whose parent where, and the counts) is fixed
+and read once; the times are a torch tensor, so a loss on the SFS has gradients for them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["BranchStructure", "branch_structure", "implied_sfs", "sfs_chi2"]
+
+
+class BranchStructure:
+    """Index arrays of a tree sequence's branches: child, parent, span and descendant count
+    of every (tree, branch), and the number of samples."""
+
+    def __init__(self, child, parent, span, count, n_samples):
+        self.child = torch.as_tensor(child, dtype=torch.long)
+        self.parent = torch.as_tensor(parent, dtype=torch.long)
+        self.span = torch.as_tensor(span, dtype=torch.float64)
+        self.count = torch.as_tensor(count, dtype=torch.long)
+        self.n_samples = int(n_samples)
+
+
+def branch_structure(ts):
+    """Read the branches of every local tree of a tskit tree sequence."""
+    child, parent, span, count = [], [], [], []
+    for tree in ts.trees():
+        width = tree.interval.right - tree.interval.left
+        for u in tree.nodes():
+            p = tree.parent(u)
+            if p == -1:
+                continue
+            child.append(u)
+            parent.append(p)
+            span.append(width)
+            count.append(tree.num_samples(u))
+    return BranchStructure(np.asarray(child), np.asarray(parent), np.asarray(span),
+                           np.asarray(count), ts.num_samples)
+
+
+def implied_sfs(structure, node_times, mutation_rate):
+    """The expected (unfolded) SFS of the genealogy with these node times.
+
+    Parameters
+    ----------
+    structure : BranchStructure
+    node_times : torch.Tensor of shape (n_nodes,)
+        Generations; gradients flow to them.
+    mutation_rate : float
+        Per bp per generation.
+
+    Returns
+    -------
+    torch.Tensor of shape (n_samples + 1,)
+        Expected number of sites with k derived copies (0 and n are 0).
+    """
+    t = torch.as_tensor(node_times, dtype=torch.float64)
+    length = (t[structure.parent] - t[structure.child]) * structure.span * mutation_rate
+    out = torch.zeros(structure.n_samples + 1, dtype=length.dtype)
+    return out.index_add(0, structure.count, length)
+
+
+def sfs_chi2(expected, observed, *, eps=1.0):
+    """``sum_k (observed_k - expected_k)^2 / (expected_k + eps)`` over k = 1..n-1 (an
+    epsilon floor keeps empty classes finite)."""
+    e = torch.as_tensor(expected, dtype=torch.float64)[1:-1]
+    o = torch.as_tensor(np.asarray(observed, dtype=float), dtype=torch.float64)[1:-1]
+    return ((o - e) ** 2 / (e + eps)).sum()

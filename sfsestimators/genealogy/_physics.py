@@ -62,7 +62,8 @@ def implied_sfs(structure, node_times, mutation_rate):
     torch.Tensor of shape (n_samples + 1,)
         Expected number of sites with k derived copies (0 and n are 0).
     """
-    t = torch.as_tensor(node_times, dtype=torch.float64)
+    t = (node_times.to(torch.float64) if isinstance(node_times, torch.Tensor)
+         else torch.tensor(np.array(node_times, dtype=float)))  # a writable copy
     length = (t[structure.parent] - t[structure.child]) * structure.span * mutation_rate
     out = torch.zeros(structure.n_samples + 1, dtype=length.dtype)
     return out.index_add(0, structure.count, length)

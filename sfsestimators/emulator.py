@@ -18,7 +18,7 @@ from ._persist import load_file, resolve_device, save_file
 from ._scales import to_log_scale
 from ._validation import check_int_params
 from .metrics import mean_relative_error
-from .models import graph_layout_size
+from .models import graph_layout_size, model_from_spec, model_spec
 from .nn import SFSEmulatorModule, SpectrumLoss, SpectrumModule
 from .spectrum import project
 
@@ -32,26 +32,6 @@ def _as_spectra_array(sfs):
     if isinstance(sfs, np.ma.MaskedArray):
         return np.ma.filled(sfs, 0.0).astype(float)
     return np.asarray(sfs)
-
-
-def _model_spec(model):
-    """A built-in model as plain values (for weights-only torch files), else None."""
-    from . import models
-
-    if model is None or not hasattr(models, type(model).__name__):
-        return None
-    params = model.get_params(deep=False)
-    if any(not isinstance(v, (int, float, bool, str, type(None))) for v in params.values()):
-        return None
-    return {"class": type(model).__name__, "params": params}
-
-
-def _model_from_spec(spec):
-    from . import models
-
-    if not spec:
-        return None
-    return getattr(models, spec["class"])(**spec["params"])
 
 
 class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
@@ -548,7 +528,7 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
             param_min=torch.as_tensor(self.param_min_),
             param_max=torch.as_tensor(self.param_max_),
             n_epochs=self.n_epochs_,
-            model=_model_spec(self.model_),
+            model=model_spec(self.model_),
             state_dict={k: v.cpu() for k, v in self.net_.module_.state_dict().items()},
             # so that partial_fit after load continues exactly as it would have in-process
             optimizer=self.net_.optimizer_.state_dict() if include_optimizer else None,
@@ -575,7 +555,7 @@ class NeuralSFSRegressor(RegressorMixin, BaseEstimator):
         est.param_min_ = ckpt["param_min"].numpy()
         est.param_max_ = ckpt["param_max"].numpy()
         est.n_features_in_ = len(est.param_log_)
-        est.model_ = _model_from_spec(ckpt.get("model"))
+        est.model_ = model_from_spec(ckpt.get("model"))
         est._seed, est._n_partial = int(ckpt.get("seed", 0)), int(ckpt.get("n_partial", 0))
         est.net_ = est._build_net(est._validate_hyperparameters(), int(est.included_.sum()),
                                   device, est._seed)

@@ -403,23 +403,10 @@ def sfs_from_vcf(
     used and how many were left out for each reason. A truncated file (a record cut short, a
     gzip stream that ends early) is an error.
     """
-    import allel
-
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"No VCF file at {path!r}.")
     if ancestral not in (None, "aa", "ref"):
         raise ValueError(f"ancestral is {ancestral!r}; expected None, 'aa' or 'ref'.")
-    _check_vcf_complete(path)
-    headers = allel.read_vcf_headers(path)
-    has_aa = "AA" in headers.infos
-    failing = [f"variants/FILTER_{name}" for name in headers.filters if name != "PASS"]
-    fields = ["samples", "calldata/GT", "variants/REF", "variants/ALT",
-              "variants/numalt"] + failing
-    callset = allel.read_vcf(path, fields=fields + (["variants/AA"] if has_aa else []),
-                             alt_number=2)
-    if callset is None:
-        raise ValueError(f"VCF file {path!r} holds no variants.")
+    path = os.fspath(path)
+    callset, has_aa = _read_vcf(path, ["samples", "calldata/GT"], with_aa=True)
     if ancestral is None:
         ancestral = "aa" if has_aa else None
     if ancestral == "aa" and not has_aa:
@@ -448,12 +435,7 @@ def sfs_from_vcf(
         flip = is_alt
     else:
         flip = np.zeros(n_sites, dtype=bool)
-    dropped = {k: v for k, v in reasons.items() if v}
-    if dropped:
-        warnings.warn(
-            f"Used {int(keep.sum())} of {n_sites} VCF sites; left out "
-            f"{sum(dropped.values())}: {dropped}.", stacklevel=2
-        )
+    _warn_dropped_sites(keep, reasons)
 
     haplotypes = gt[keep].reshape(int(keep.sum()), -1).astype(np.int64)
     derived = np.where(haplotypes < 0, -1, (haplotypes > 0).astype(np.int64))
@@ -490,6 +472,37 @@ def sfs_from_vcf(
     return sfs_from_genotypes(
         derived, sets, sample_sizes=sample_sizes, folded=folded, pop_ids=pop_ids
     )
+
+
+def _read_vcf(path, fields, *, with_aa=False):
+    """Check that the VCF exists and is complete, then read ``fields`` and what
+    :func:`_site_filters` needs (REF, ALT, the number of ALT alleles, every declared filter
+    but PASS), and INFO/AA when ``with_aa`` and the header declares it.
+
+    Returns the callset and whether it holds INFO/AA.
+    """
+    import allel
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No VCF file at {path!r}.")
+    _check_vcf_complete(path)
+    headers = allel.read_vcf_headers(path)
+    has_aa = with_aa and "AA" in headers.infos
+    fields = list(fields) + ["variants/REF", "variants/ALT", "variants/numalt"] + [
+        f"variants/FILTER_{name}" for name in headers.filters if name != "PASS"]
+    callset = allel.read_vcf(path, fields=fields + (["variants/AA"] if has_aa else []),
+                             alt_number=2)
+    if callset is None:
+        raise ValueError(f"VCF file {path!r} holds no variants.")
+    return callset, has_aa
+
+
+def _warn_dropped_sites(keep, reasons):
+    """One warning: how many sites were used, and how many were left out for each reason."""
+    dropped = {k: v for k, v in reasons.items() if v}
+    if dropped:
+        warnings.warn(f"Used {int(keep.sum())} of {len(keep)} VCF sites; left out "
+                      f"{sum(dropped.values())}: {dropped}.", stacklevel=3)
 
 
 def _site_filters(callset):
@@ -571,24 +584,10 @@ def haplotypes_from_vcf(path):
     positions : ndarray of shape (n_sites,)
         0-based (VCF POS - 1).
     """
-    import allel
-
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"No VCF file at {path!r}.")
-    _check_vcf_complete(path)
-    headers = allel.read_vcf_headers(path)
-    failing = [f"variants/FILTER_{name}" for name in headers.filters if name != "PASS"]
-    callset = allel.read_vcf(path, fields=["calldata/GT", "variants/POS", "variants/numalt",
-                                           "variants/REF", "variants/ALT"] + failing,
-                             alt_number=2)
-    if callset is None:
-        raise ValueError(f"VCF file {path!r} holds no variants.")
+    callset, _ = _read_vcf(path, ["calldata/GT", "variants/POS"])
     keep, reasons = _site_filters(callset)
-    dropped = {k: v for k, v in reasons.items() if v}
-    if dropped:
-        warnings.warn(f"Used {int(keep.sum())} of {len(keep)} VCF sites; left out "
-                      f"{sum(dropped.values())}: {dropped}.", stacklevel=2)
+    _warn_dropped_sites(keep, reasons)
     gt = callset["calldata/GT"][keep]
     haplotypes = gt.reshape(len(gt), -1)
     out = np.where(haplotypes < 0, -1, (haplotypes > 0).astype(np.int8)).astype(np.int8)

@@ -27,12 +27,6 @@ def _pyplot():
     return plt
 
 
-def matplotlib_ticker():
-    import matplotlib.ticker
-
-    return matplotlib.ticker
-
-
 def _residuals(obs, exp):
     """Poisson residuals (obs - exp) / sqrt(exp), masked where exp <= 0."""
     exp = np.ma.masked_less_equal(np.ma.asarray(exp, dtype=float), 0)
@@ -157,7 +151,9 @@ def plot_history(fitter, *, path=None, generation_time=None):
                                 label="95 % interval" if i == 1 else None)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.xaxis.set_minor_formatter(matplotlib_ticker().NullFormatter())
+        from matplotlib.ticker import NullFormatter
+
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.invert_xaxis()
         ax.set_xlabel(f"time ago ({units})")
         ax.set_ylabel("N_e" if fitter.N_ref_ else "N_e / N_ref")

@@ -24,7 +24,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ._validation import check_count
-from .models import DemographicModel
+from .models import DemographicModel, model_spec
 
 __all__ = [
     "generate_teacher_data", "load_teacher_shards", "TeacherData", "TeacherFailure",
@@ -203,6 +203,7 @@ def _open_store(out, model, sample_sizes, n_examples, random_state, chunk_size, 
     meta = {
         "format_version": _FORMAT_VERSION,
         "model": repr(model),
+        "model_spec": model_spec(model),  # rebuilds a built-in model (None for others)
         "sample_sizes": list(sample_sizes),
         "n_examples": n_examples,
     }

@@ -46,13 +46,12 @@ def train_command(args):
 
     from ..emulator import NeuralSFSRegressor
     from ..metrics import mean_relative_error
-    from ..models import get_model
+    from ..models import model_from_spec
     from ..teacher import load_teacher_shards
 
     data = load_teacher_shards(args.teacher_dir)
     with open(os.path.join(args.teacher_dir, "meta.json")) as fh:
-        meta = json.load(fh)
-    model = _model_from_repr(meta["model"], get_model)
+        model = model_from_spec(json.load(fh).get("model_spec"))  # None: not built in
     n_test = max(1, len(data.theta) // 20)
     est = NeuralSFSRegressor(tuple(args.hidden), head=args.head, max_epochs=args.max_epochs,
                              random_state=args.seed, progress=not args.quiet)
@@ -67,20 +66,6 @@ def train_command(args):
     print(f"wrote {args.out}; fit with it: sfsestimators fit DATA --emulator {args.out}")
     _loss_plot(est, os.path.splitext(args.out)[0] + "_loss.png")
     return 0
-
-
-def _model_from_repr(text, get_model):
-    """The built-in model a teacher store names (its repr), or None for others."""
-    from .. import models
-
-    name = text.split("(")[0]
-    cls = getattr(models, name, None)
-    if cls is None:
-        return None
-    try:
-        return eval(text, {name: cls})  # a repr of a built-in class: keyword literals only
-    except Exception:  # noqa: BLE001 - not reconstructible: train without the model
-        return None
 
 
 def _loss_plot(est, path):

@@ -312,12 +312,14 @@ class MainspringARGEstimator(BaseEstimator):
             verbose=self.verbose)
         return net, dataset
 
-    def _train(self, X, steps):
-        """Run ``steps`` more optimiser steps (whole epochs, the last one short)."""
+    def _train(self, steps, *, first_step=None, epoch_offset=None):
+        """Run ``steps`` optimiser steps from ``first_step`` (default: the steps taken so
+        far), whole epochs, the last one short; ``epoch_offset``: the epochs already in the
+        history when training starts (LoadInitState brings a resumed run's back)."""
         ds = self._dataset
-        done = self.n_steps_
+        done = self.n_steps_ if first_step is None else first_step
         ds.first_step, ds.limit = done, done + steps
-        ds.epoch_offset = len(self.net_.history)
+        ds.epoch_offset = len(self.net_.history) if epoch_offset is None else epoch_offset
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(np.random.SeedSequence([self._seed, done]).generate_state(1)[0]))
             self.net_.partial_fit(ds, None, epochs=math.ceil(steps / self.steps_per_epoch))
@@ -331,7 +333,7 @@ class MainspringARGEstimator(BaseEstimator):
         self.n_steps_ = _n_steps(self.history_) + self._steps_before
 
     def _start(self, X):
-        """A new, initialised network and dataset; returns the seed."""
+        """A new, initialised network and dataset."""
         self._check()
         seed = int(check_random_state(self.random_state).randint(1, 2**31 - 1))
         self._seed, self._steps_before, self.n_steps_ = seed, 0, 0
@@ -341,7 +343,6 @@ class MainspringARGEstimator(BaseEstimator):
             self.net_.initialize()
         if self.init_from is not None:
             self._warm_start()
-        return seed
 
     def _warm_start(self):
         """Load the backbone from ``init_from``; with adapters, freeze everything else."""
@@ -366,7 +367,7 @@ class MainspringARGEstimator(BaseEstimator):
         With ``checkpoint_dir`` holding an earlier run's checkpoint, that run resumes
         (weights, optimiser state and history) and trains up to ``max_steps`` in all.
         """
-        seed = self._start(X)
+        self._start(X)
         done = n_epochs = 0
         history_file = (os.path.join(os.fspath(self.checkpoint_dir), "history.json")
                         if self.checkpoint_dir is not None else None)
@@ -378,17 +379,8 @@ class MainspringARGEstimator(BaseEstimator):
             self.net_.load_params(checkpoint=dict(self.net_.callbacks_)["checkpoint"])
             self._sync()
             return self
-        if done:  # LoadInitState restores the run at the start of training
-            self._dataset.first_step = done
-            self._dataset.limit = self.max_steps
-            self._dataset.epoch_offset = n_epochs  # LoadInitState brings these epochs back
-            epochs = math.ceil((self.max_steps - done) / self.steps_per_epoch)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(np.random.SeedSequence([seed, done]).generate_state(1)[0]))
-                self.net_.partial_fit(self._dataset, None, epochs=epochs)
-            self._sync()
-            return self
-        return self._train(X, self.max_steps)
+        # with a checkpoint, LoadInitState restores the run at the start of training
+        return self._train(self.max_steps - done, first_step=done, epoch_offset=n_epochs)
 
     def partial_fit(self, X=None, y=None, *, steps=None):
         """Continue training for ``steps`` (default ``max_steps``) more steps."""
@@ -397,7 +389,7 @@ class MainspringARGEstimator(BaseEstimator):
         elif X is not None:
             self._dataset.source = _Source(self._dataset.source.simulation, list(X),
                                            self.window_size)
-        return self._train(X, steps or self.max_steps)
+        return self._train(steps or self.max_steps)
 
     # -- prediction -------------------------------------------------------------------------
     def predict(self, X, *, sequence_length=None, mutation_rate=None,

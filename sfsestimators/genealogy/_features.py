@@ -186,12 +186,6 @@ def as_genotypes(X, sequence_length=None):
         return (*_clean(g, pos, length, f"VCF file {os.fspath(X)!r}"), length)
     if isinstance(X, (tuple, list)) and len(X) == 2:
         g, pos = np.asarray(X[0]), np.asarray(X[1], dtype=float)
-        if g.ndim != 2 or len(pos) != len(g):
-            raise ValueError(
-                f"genotypes have shape {g.shape} and positions {pos.shape}; expected a "
-                "(n_sites, n_haplotypes) matrix and one position per site.")
-        if len(pos) and np.any(np.diff(pos) < 0):
-            raise ValueError("positions are not sorted; expected increasing site positions.")
         finite = pos[np.isfinite(pos)]
         length = sequence_length or (float(finite.max()) + 1 if len(finite) else 1.0)
         return (*_clean(g, pos, length, "the genotypes"), length)

@@ -115,7 +115,7 @@ class GenealogyPrediction(NamedTuple):
                     node = active[key]
                 now[key] = node
                 nodes.setdefault(node, []).append((float(height), right - left))
-                edges += [(left, right, node, active_or_leaf(now, keys[int(c)]))
+                edges += [(left, right, node, _node_of(now, keys[int(c)]))
                           for c in (a, b)]
                 keys.append(key)
             active = now
@@ -128,7 +128,7 @@ class GenealogyPrediction(NamedTuple):
         return tables.tree_sequence()
 
 
-def active_or_leaf(now, key):
+def _node_of(now, key):
     """The node of a child: a sample id, or the (key, run) of an internal node."""
     return key if isinstance(key, (int, np.integer)) else now[key]
 

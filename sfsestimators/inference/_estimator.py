@@ -8,6 +8,7 @@ optimiser, the exact teacher (:class:`ExactLikelihood`: ranking, :func:`polish`,
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import warnings
@@ -358,24 +359,19 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
         """
         self._check_params()
         self._reset()
-        with single_threaded():
-            return self._fit(X, blocks)
+        with single_threaded(), contextlib.ExitStack() as closing:
+            return self._fit(X, blocks, closing)
 
-    def _fit(self, X, blocks):
+    def _fit(self, X, blocks, closing):
         start = time.perf_counter()
         rng = check_random_state(self.random_state)
         sfs, counts = self._spectrum(X)
         predictor = self._predictor()
         candidates = self._candidates(predictor)
-        bar = tqdm(total=len(candidates) + 4, desc="DemographyFitter", unit="stage",
-                   disable=not self.progress, file=sys.stderr, leave=False)
-        try:
-            return self._fit_stages(X, blocks, start, rng, sfs, counts, predictor,
-                                    candidates, bar)
-        finally:
-            bar.close()
-
-    def _fit_stages(self, X, blocks, start, rng, sfs, counts, predictor, candidates, bar):
+        # the progress bar opens once the input is known to be good, closes with fit
+        bar = closing.enter_context(tqdm(
+            total=len(candidates) + 4, desc="DemographyFitter", unit="stage",
+            disable=not self.progress, file=sys.stderr, leave=False))
         fits = []
         for model in candidates:
             bar.set_postfix_str(f"emulator: {model!r}")
@@ -484,7 +480,7 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
                                    sequence_length=self.sequence_length,
                                    generation_time=self.generation_time)
         for message in notes + flags:  # notes: corrected on the way, not suspect now
-            warnings.warn(message, FitWarning, stacklevel=4)
+            warnings.warn(message, FitWarning, stacklevel=3)
 
         # -- the fitted state, set in one place -------------------------------------------
         self.model_ = model

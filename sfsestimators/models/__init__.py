@@ -21,6 +21,8 @@ __all__ = [
     "YRI_CEU",
     "OutOfAfrica3",
     "get_model",
+    "model_spec",
+    "model_from_spec",
     "encode_graph",
     "graph_layout_size",
     "GRAPH_NODE_FEATURES",
@@ -60,3 +62,31 @@ def get_model(name, **params):
     if key not in _REGISTRY:
         raise ValueError(f"model is {name!r}; expected one of {sorted(_REGISTRY)}.")
     return _REGISTRY[key](**params)
+
+
+def model_spec(model):
+    """A built-in model as plain values (class name and parameters, for weights-only torch
+    files and JSON), or None for a model that is not built in or has non-plain parameters.
+
+    Examples
+    --------
+    >>> from sfsestimators.models import PiecewiseConstant, model_from_spec, model_spec
+    >>> model_from_spec(model_spec(PiecewiseConstant(n_epochs=3)))
+    PiecewiseConstant(n_epochs=3)
+    """
+    if model is None or _BUILT_IN.get(type(model).__name__) is not type(model):
+        return None
+    params = model.get_params(deep=False)
+    if any(not isinstance(v, (int, float, bool, str, type(None))) for v in params.values()):
+        return None
+    return {"class": type(model).__name__, "params": params}
+
+
+def model_from_spec(spec):
+    """The model :func:`model_spec` described (None for None)."""
+    if not spec:
+        return None
+    return _BUILT_IN[spec["class"]](**spec["params"])
+
+
+_BUILT_IN = {cls.__name__: cls for cls in _REGISTRY.values()}

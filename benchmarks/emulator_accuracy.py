@@ -69,6 +69,9 @@ def main():
                              "DemographyFitter(refine=N) on the real data")
     parser.add_argument("--available", action="store_true",
                         help="multi-pop: the finished teacher shards only (10 %% held out)")
+    parser.add_argument("--dt-fac", type=float, default=None,
+                        help="multi-pop: moments' integration time-step factor of the teacher "
+                             "(default 0.02; see benchmarks/teacher_settings.py)")
     parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256, 256, 256])
     parser.add_argument("--data-dir", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data"))
@@ -156,7 +159,7 @@ def multipop(args):
     else:
         data = generate_teacher_data(model, args.n_train + args.n_test, sizes, n_jobs=-1,
                                      random_state=0, out=os.path.join(workdir, "teacher"),
-                                     chunk_size=chunk, progress=True)
+                                     chunk_size=chunk, progress=True, dt_fac=args.dt_fac)
     t_teacher = time.perf_counter() - t0
     theta, sfs = data.theta, data.sfs
     n_train = len(theta) - args.n_test

@@ -111,8 +111,11 @@ class TeacherData(NamedTuple):
         return "\n".join(lines)
 
 
-def evaluate_teacher(model, params, sample_sizes):
+def evaluate_teacher(model, params, sample_sizes, *, dt_fac=None):
     """Evaluate the teacher for one parameter vector; never raises.
+
+    ``dt_fac``: moments' integration time-step factor (None: its default; see
+    :func:`sfsestimators.models.moments_time_step`).
 
     Returns
     -------
@@ -124,7 +127,7 @@ def evaluate_teacher(model, params, sample_sizes):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fs = model.expected_sfs(params, sample_sizes)
+            fs = model.expected_sfs(params, sample_sizes, dt_fac=dt_fac)
     except Exception as exc:  # the failure is recorded and reported, never dropped
         return None, f"{type(exc).__name__}: {exc}"
     values = np.ma.compressed(fs)
@@ -135,12 +138,12 @@ def evaluate_teacher(model, params, sample_sizes):
     return np.ma.filled(fs, 0.0).astype(float), None
 
 
-def _evaluate_chunk(model, params, sample_sizes):
+def _evaluate_chunk(model, params, sample_sizes, dt_fac=None):
     shape = tuple(n + 1 for n in sample_sizes)
     out = np.zeros((len(params),) + shape)
     reasons = []
     for i, p in enumerate(params):
-        sfs, reason = evaluate_teacher(model, p, sample_sizes)
+        sfs, reason = evaluate_teacher(model, p, sample_sizes, dt_fac=dt_fac)
         if sfs is not None:
             out[i] = sfs
         reasons.append(reason or "")
@@ -196,7 +199,8 @@ def _read_meta(out):
     return stored, params
 
 
-def _open_store(out, model, sample_sizes, n_examples, random_state, chunk_size, n_jobs):
+def _open_store(out, model, sample_sizes, n_examples, random_state, chunk_size, n_jobs,
+                dt_fac=None):
     """Create the output directory, or check it against the call and reuse its draws."""
     os.makedirs(out, exist_ok=True)
     meta_path = os.path.join(out, "meta.json")
@@ -207,9 +211,12 @@ def _open_store(out, model, sample_sizes, n_examples, random_state, chunk_size, 
         "sample_sizes": list(sample_sizes),
         "n_examples": n_examples,
     }
+    if dt_fac is not None:  # absent for moments' default, so older stores keep their identity
+        meta["dt_fac"] = float(dt_fac)
     if os.path.exists(meta_path):
         stored, params = _read_meta(out)
-        for key, value in meta.items():
+        for key in list(meta) + ["dt_fac"]:
+            value = meta.get(key)
             if stored.get(key) != value:
                 raise ValueError(
                     f"out={out!r} holds teacher data with {key}={stored.get(key)!r}, but this "
@@ -252,6 +259,7 @@ def generate_teacher_data(
     chunk_size=None,
     progress=False,
     verbose=0,
+    dt_fac=None,
 ):
     """Draw parameters from ``model``'s prior and compute their exact expected spectra.
 
@@ -280,6 +288,10 @@ def generate_teacher_data(
         Show a tqdm progress bar.
     verbose : int, default=0
         joblib verbosity.
+    dt_fac : float, default=None
+        moments' integration time-step factor (None: its default 0.02; larger is faster and
+        less accurate, see :func:`sfsestimators.models.moments_time_step`); recorded in the
+        store.
 
     Returns
     -------
@@ -309,7 +321,7 @@ def generate_teacher_data(
     if out is not None:
         out = os.fspath(out)
         params, chunk_size, store_id = _open_store(
-            out, model, sample_sizes, n_examples, random_state, chunk_size, n_jobs
+            out, model, sample_sizes, n_examples, random_state, chunk_size, n_jobs, dt_fac
         )
     else:
         params = model.sample_prior(n_examples, random_state=random_state)
@@ -329,7 +341,7 @@ def generate_teacher_data(
     )
     tasks = (
         joblib.delayed(_evaluate_chunk)(model, params[starts[k] : starts[k] + chunk_size],
-                                        sample_sizes)
+                                        sample_sizes, dt_fac)
         for k in todo
     )
     parallel = joblib.Parallel(n_jobs=n_jobs, verbose=verbose, return_as="generator")

@@ -13,9 +13,13 @@ from sfsestimators.models import (
     YRI_CEU,
     Bottlegrowth,
     CustomModel,
+    Growth,
     IsolationMigration,
+    IsolationMigrationPre,
     OutOfAfrica3,
     PiecewiseConstant,
+    PiecewiseExponential,
+    SplitAsymmetricMigration,
     SplitMigration,
     ThreeEpoch,
     TwoEpoch,
@@ -27,11 +31,33 @@ ALL_MODELS = [
     TwoEpoch(),
     ThreeEpoch(),
     Bottlegrowth(),
+    Growth(),
+    PiecewiseExponential(n_epochs=3),
     SplitMigration(),
+    SplitAsymmetricMigration(),
     IsolationMigration(),
+    IsolationMigrationPre(),
     YRI_CEU(),
     OutOfAfrica3(),
 ]
+
+
+def _split_asym_mig_moments(params, ns):
+    """moments' split with asymmetric migration (m[i, j]: into i from j)."""
+    nu1, nu2, T, m12, m21 = params
+    fs = moments.Spectrum(moments.LinearSystem_1D.steady_state_1D(ns[0] + ns[1]))
+    fs = fs.split(0, ns[0], ns[1])
+    fs.integrate([nu1, nu2], T, m=np.array([[0, m12], [m21, 0]]))
+    return fs
+
+
+def _zigzag_moments(params, ns):
+    """Two exponential epochs written in moments' API."""
+    nu1, nu2, T1, T2 = params
+    fs = moments.Spectrum(moments.LinearSystem_1D.steady_state_1D(ns[0]))
+    fs.integrate(lambda t: [nu1 ** (t / T1)], T1)
+    fs.integrate(lambda t: [nu1 * (nu2 / nu1) ** (t / T2)], T2)
+    return fs
 
 
 def _yri_ceu_moments(params, ns):
@@ -55,8 +81,15 @@ def _yri_ceu_moments(params, ns):
         (IsolationMigration(), (0.3, 2.0, 0.5, 0.2, 1.0, 0.3), moments.Demographics2D.IM,
          [8, 8]),
         (YRI_CEU(), (1.881, 0.071, 1.845, 0.911, 0.355, 0.111), _yri_ceu_moments, [8, 8]),
+        (Growth(), (3.0, 0.2), moments.Demographics1D.growth, [20]),
+        (PiecewiseExponential(2), (0.1, 2.0, 0.2, 0.05), _zigzag_moments, [20]),
+        (SplitAsymmetricMigration(), (1.5, 0.5, 0.2, 2.0, 0.3), _split_asym_mig_moments,
+         [8, 8]),
+        (IsolationMigrationPre(), (2.0, 0.3, 0.3, 1.5, 0.5, 0.2, 2.0, 0.3),
+         moments.Demographics2D.IM_pre, [8, 8]),
     ],
-    ids=["TwoEpoch", "ThreeEpoch", "Bottlegrowth", "SplitMigration", "IM", "YRI_CEU"],
+    ids=["TwoEpoch", "ThreeEpoch", "Bottlegrowth", "SplitMigration", "IM", "YRI_CEU",
+         "Growth", "PiecewiseExponential", "SplitAsymmetricMigration", "IM_pre"],
 )
 def test_parameters_mean_what_moments_means(model, params, native, ns):
     """Each demes-defined family equals the classic moments function of the same name."""
@@ -240,3 +273,16 @@ def test_custom_models_from_demes_or_moments():
         by_moments.to_demes([3.0, 0.2])
     with pytest.raises(ValueError, match="'T'.*outside"):
         by_moments.expected_sfs([3.0, 10.0], [10])
+
+
+def test_time_step_factor_trades_accuracy_for_speed():
+    """dt_fac reaches moments' integration inside moments.Demes, and only where asked."""
+    model, params = YRI_CEU(), (1.881, 0.071, 1.845, 0.911, 0.355, 0.111)
+    default = model.expected_sfs(params, [8, 8])
+    np.testing.assert_array_equal(model.expected_sfs(params, [8, 8], dt_fac=0.02), default)
+    coarse = model.expected_sfs(params, [8, 8], dt_fac=0.2)
+    rel = np.abs(np.ma.compressed(coarse) / np.ma.compressed(default) - 1).max()
+    assert 1e-6 < rel < 0.02
+    np.testing.assert_array_equal(model.expected_sfs(params, [8, 8]), default)  # no leak
+    with pytest.raises(ValueError, match="dt_fac is 0.0; expected a time-step factor"):
+        model.expected_sfs(params, [8, 8], dt_fac=0)

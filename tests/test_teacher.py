@@ -141,3 +141,17 @@ def test_finished_shards_can_be_used_while_a_run_is_incomplete(tmp_path, referen
     np.testing.assert_array_equal(part.sfs, full.sfs[keep])
     with pytest.raises(FileNotFoundError, match="no meta.json"):
         load_teacher_shards(tmp_path)
+
+
+def test_time_step_is_applied_in_the_workers_and_recorded(tmp_path, reference):
+    """dt_fac reaches moments in every worker; a store remembers it and refuses another."""
+    out = tmp_path / "coarse"
+    coarse = generate_teacher_data(MODEL, 24, [10], n_jobs=2, random_state=7, out=out,
+                                   dt_fac=0.5)
+    np.testing.assert_array_equal(coarse.theta, reference.theta)
+    for i in (0, 13):
+        np.testing.assert_allclose(coarse.sfs[i][1:-1],
+                                   MODEL.expected_sfs(coarse.theta[i], [10], dt_fac=0.5)[1:-1])
+    assert not np.allclose(coarse.sfs, reference.sfs, rtol=1e-6)
+    with pytest.raises(ValueError, match="dt_fac=0.5, but this call has dt_fac=None"):
+        generate_teacher_data(MODEL, 24, [10], random_state=7, out=out)

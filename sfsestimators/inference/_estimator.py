@@ -81,22 +81,27 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
     polish_maxfev : int, default=300
         Most exact evaluations of the polish.
     refine : int or "auto", default="auto"
-        Teacher evaluations spent on a local correction of the emulator before the polish
-        (0: none). They are drawn around the emulator's optimum in three rounds (from the
-        inverse Fisher information, 3, 2 and 1 standard deviations wide) and evaluated in
-        parallel (``n_jobs``); after each round the log-ratio teacher / emulator of every
-        entry is fitted as a quadratic in the parameters (linear below
-        ``2 (1 + p + p (p + 1) / 2)`` evaluations; weighted towards the round's centre) and
-        the fit moves to the optimum of the corrected likelihood. Unlike the sequential
-        polish, the cost is ``refine / n_jobs`` teacher times; the corrected emulator also
-        serves the uncertainty, :meth:`bootstrap_refit` and :meth:`sample_posterior` (near
-        the fit; the correction is clamped to the design's range). ``"auto"``: when the
-        emulator's log-likelihood at the exactly-best start differs from the exact one by
-        more than 1 unit, ``2 (1 + p + p (p + 1) / 2)`` evaluations (the quadratic
-        correction), else none. See ``refinement_``.
+        Teacher evaluations at most for the sequential (trust-region) refinement of the
+        emulator before the polish (0: none; :func:`~sfsestimators.inference.refine`). Each
+        round evaluates the last proposed step and ``2 p`` points around it in parallel
+        (``n_jobs``), corrects the emulator near the current optimum (the log-ratio teacher /
+        emulator of every entry, linear, then quadratic in the parameters), moves to the
+        corrected optimum within a trust radius, and grows or shrinks the radius by how well
+        the exact gain matched the predicted one. It stops when a step gains less than 0.1
+        exactly and the corrected emulator was within 0.1 there. The corrected emulator
+        also serves the uncertainty, :meth:`bootstrap_refit` and :meth:`sample_posterior`
+        near the fit (the correction is clamped to the design's range). ``"auto"``: up to
+        ``100 (p + 1)`` evaluations when the emulator's log-likelihood at the exactly-best
+        start differs from the exact one by more than 1 unit, else none. See
+        ``refinement_`` (its ``history`` has one row per round).
     n_jobs : int, default=None
         joblib workers for the teacher evaluations (the exact ranking of the starts and the
         refinement); honours ``joblib.parallel_config`` (e.g. a Dask cluster).
+    dt_fac : float, default=None
+        moments' integration time-step factor for the fit's teacher evaluations (ranking,
+        refinement, polish; None: moments' default 0.02). Larger is faster and less exact:
+        ``benchmarks/teacher_settings.py`` measures both per family (e.g. 0.05 halves the
+        out-of-Africa model's time and moves its log-likelihood by ~0.005).
     uncertainty : {"fim", "godambe", None}, default="fim"
         Standard errors from the Fisher information of the multinomial likelihood,
         ``N sum_j grad p_j grad p_j^T / p_j`` with the gradients by autograd through the
@@ -178,9 +183,11 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
         Seconds spent in the emulator optimisation, the exact ranking of the starts, the
         refinement, the polish and the uncertainty.
     refinement_ : dict or None
-        With ``refine > 0``: teacher evaluations made and failed (with reasons), whether the
-        correction was quadratic, the best exact log-likelihood among the design points so
-        far after each round, and the exact log-likelihood of the refined fit.
+        When the refinement ran: teacher evaluations made and failed (with reasons), whether
+        the last correction was quadratic, whether it ``converged`` (stopped by its rule, not
+        its budget), its ``history`` (per round: teacher calls, exact log-likelihood, exact
+        and predicted gain, the corrected emulator's error, trust radius) and the exact
+        log-likelihood of the refined fit.
     correction_ : LocalCorrection or None
         The refinement's correction of the emulator near the fit
         (:meth:`likelihood_surface` applies it).
@@ -216,6 +223,7 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
         polish="moments",
         polish_maxfev=300,
         refine="auto",
+        dt_fac=None,
         uncertainty="fim",
         n_bootstrap=100,
         sample_sizes=None,
@@ -237,6 +245,7 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
         self.polish = polish
         self.polish_maxfev = polish_maxfev
         self.refine = refine
+        self.dt_fac = dt_fac
         self.uncertainty = uncertainty
         self.n_bootstrap = n_bootstrap
         self.sample_sizes = sample_sizes
@@ -322,16 +331,15 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
                 for k in range(1, min(self.max_epochs_auto, served) + 1)]
 
     def _n_refine(self, surface, theta, ll_exact):
-        """Teacher evaluations of the refinement: ``refine``, or for "auto" the quadratic
-        design when the emulator is more than 1 unit off the exact likelihood here."""
+        """Teacher evaluations of the refinement at most: ``refine``, or for "auto"
+        ``100 (p + 1)`` when the emulator is more than 1 unit off the exact likelihood here."""
         if not (isinstance(self.refine, str) and self.refine == "auto"):
             return int(self.refine)
         with torch.no_grad():
             ll_emulator = float(surface.loglik(torch.as_tensor(np.asarray(theta)[None]))[0])
         if abs(ll_emulator - ll_exact) <= EMULATOR_TOLERANCE:
             return 0
-        p = surface.model.n_params
-        return 2 * (1 + p + p * (p + 1) // 2)
+        return 100 * (surface.model.n_params + 1)
 
     def _reset(self):
         """Forget every fitted attribute of a previous fit (the sklearn contract)."""
@@ -379,7 +387,8 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
             res = multistart(surface, model.sample_prior(self.n_starts, random_state=rng),
                              optimizer=self.optimizer, max_iter=self.max_iter)
             fits.append(CandidateFit(model, surface, res,
-                                     ExactLikelihood(model, sfs, n_jobs=self.n_jobs)))
+                                     ExactLikelihood(model, sfs, n_jobs=self.n_jobs,
+                                                     dt_fac=self.dt_fac)))
             bar.update()
             if self.verbose:
                 print(f"{model!r}: emulator log-likelihood {res.loglik:.3f}")
@@ -412,10 +421,13 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
         start = time.perf_counter()
         report = None
         if n_refine:
-            report = refine(surface, exact, theta, n_refine, rng, max_iter=self.max_iter)
+            report = refine(surface, exact, theta, rng, max_evaluations=n_refine,
+                            max_iter=self.max_iter)
+            if self.verbose:
+                print(report.history_table())
             if report.n_failed:
-                flags.append(f"{report.n_failed} of {n_refine} teacher evaluations of the "
-                             f"refinement failed ({report.failures}); they were left out.")
+                flags.append(f"{report.n_failed} of {report.n_evaluations} teacher evaluations "
+                             f"of the refinement failed ({report.failures}); they were left out.")
             if report.loglik >= ll:
                 theta, ll = report.theta, report.loglik
         times["refine"] = time.perf_counter() - start
@@ -502,7 +514,8 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
         self.refinement_ = None if report is None else {
             "n_evaluations": report.n_evaluations, "n_failed": report.n_failed,
             "failures": report.failures, "quadratic": report.quadratic,
-            "best_design_loglik": report.best_design_loglik, "loglik_refined": report.loglik}
+            "converged": report.converged, "history": report.history,
+            "loglik_refined": report.loglik}
         self.correction_ = correction
         self.expected_sfs_ = expected * theta_scale
         self.observed_sfs_ = sfs

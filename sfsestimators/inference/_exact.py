@@ -27,10 +27,12 @@ class ExactLikelihood:
     sfs : moments.Spectrum
     n_jobs : int, default=None
         joblib workers for :meth:`evaluate`; honours ``joblib.parallel_config``.
+    dt_fac : float, default=None
+        moments' integration time-step factor (None: its default).
     """
 
-    def __init__(self, model, sfs, *, n_jobs=None):
-        self.model, self.sfs, self.n_jobs = model, sfs, n_jobs
+    def __init__(self, model, sfs, *, n_jobs=None, dt_fac=None):
+        self.model, self.sfs, self.n_jobs, self.dt_fac = model, sfs, n_jobs, dt_fac
         self.sizes = [int(s) for s in sfs.sample_sizes]
         self.n_evaluations = 0
         self.failures = Counter()
@@ -46,7 +48,8 @@ class ExactLikelihood:
         failed), the spectra (None where it failed) and the failure reasons."""
         thetas = np.atleast_2d(thetas)
         out = Parallel(n_jobs=self.n_jobs)(
-            delayed(evaluate_teacher)(self.model, t, self.sizes) for t in thetas)
+            delayed(evaluate_teacher)(self.model, t, self.sizes, dt_fac=self.dt_fac)
+            for t in thetas)
         spectra, reasons = [o[0] for o in out], [o[1] for o in out]
         self.n_evaluations += len(thetas)
         self.failures.update(r.split(":")[0] for r in reasons if r)
@@ -54,7 +57,7 @@ class ExactLikelihood:
 
     def __call__(self, theta):
         """The exact log-likelihood at one parameter vector (sequential)."""
-        fs, reason = evaluate_teacher(self.model, theta, self.sizes)
+        fs, reason = evaluate_teacher(self.model, theta, self.sizes, dt_fac=self.dt_fac)
         self.n_evaluations += 1
         if reason:
             self.failures[reason.split(":")[0]] += 1
@@ -62,7 +65,7 @@ class ExactLikelihood:
 
     def spectrum(self, theta):
         """The exact expected spectrum (theta = 1) at ``theta``."""
-        return self.model.expected_sfs(theta, self.sizes)
+        return self.model.expected_sfs(theta, self.sizes, dt_fac=self.dt_fac)
 
 
 @dataclass

@@ -149,7 +149,8 @@ class FittedFitMixin:
         return (draws, diagnostics) if return_diagnostics else draws
 
     def _check_posterior(self, draws, diagnostics, weight):
-        exact = ExactLikelihood(self.model_, self.observed_sfs_, n_jobs=self.n_jobs)
+        exact = ExactLikelihood(self.model_, self.observed_sfs_, n_jobs=self.n_jobs,
+                                dt_fac=self.dt_fac)
         message = posterior_message(exact, draws, self.log_likelihood_exact_, weight,
                                     diagnostics)
         if message:

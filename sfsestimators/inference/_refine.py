@@ -1,5 +1,5 @@
-"""Local refinement: a correction of the emulator near the fit, learnt from parallel teacher
-calls, and the re-optimisation through it."""
+"""Sequential (trust-region) refinement: the emulator corrected near the fit by parallel
+teacher calls, re-optimised, the region grown or shrunk by how well it predicted."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ class LocalCorrection:
 
 @dataclass
 class RefinementReport:
-    """What the local refinement did (``DemographyFitter.refinement_``).
+    """What the sequential refinement did (``DemographyFitter.refinement_``).
 
     Attributes
     ----------
@@ -69,9 +69,16 @@ class RefinementReport:
     failures : dict
         Failure reason -> count.
     quadratic : bool
-        Whether the correction was quadratic (else linear).
-    best_design_loglik : list of float
-        The best exact log-likelihood among the design points after each round.
+        Whether the last correction was quadratic (else linear).
+    converged : bool
+        Whether it stopped by the rule (exact gain < ``tol_gain`` and the corrected emulator's
+        error there < ``tol_error``) rather than by the budget.
+    history : list of dict
+        One row per round: ``round``, ``teacher_calls`` (cumulative), ``exact_loglik`` (the
+        best so far), ``gain`` (exact improvement of the round's step), ``predicted_gain``
+        (the corrected emulator's), ``emulator_error`` (|corrected emulator - exact| at the
+        step), ``radius`` (of the trust region, in standard deviations of the local
+        Fisher information) and ``accepted``.
     """
 
     theta: np.ndarray
@@ -81,7 +88,20 @@ class RefinementReport:
     n_failed: int
     failures: dict = field(default_factory=dict)
     quadratic: bool = False
-    best_design_loglik: list = field(default_factory=list)
+    converged: bool = False
+    history: list = field(default_factory=list)
+
+    def history_table(self):
+        """The history as aligned text (one line per round)."""
+        head = (f"{'round':>5} {'teacher':>8} {'exact LL':>12} {'gain':>9} {'predicted':>9} "
+                f"{'emu error':>9} {'radius':>7} {'step':>5}")
+        lines = [head, "-" * len(head)]
+        for h in self.history:
+            lines.append(
+                f"{h['round']:>5} {h['teacher_calls']:>8} {h['exact_loglik']:>12.3f} "
+                f"{h['gain']:>9.3f} {h['predicted_gain']:>9.3f} {h['emulator_error']:>9.3f} "
+                f"{h['radius']:>7.3g} {'yes' if h['accepted'] else 'no':>5}")
+        return "\n".join(lines)
 
 
 def _design_cholesky(info, lo, hi):
@@ -93,16 +113,16 @@ def _design_cholesky(info, lo, hi):
     return np.linalg.cholesky((vecs * var) @ vecs.T + 1e-14 * np.eye(d))
 
 
-def _fit_correction(design, residuals, u_c, chol, scale, quadratic):
+def _fit_correction(design, residuals, u_c, chol, bandwidth, quadratic):
     """Weighted least squares of the log-ratios on (1, w[, w w^T]), in this round's
-    whitened coordinates, weighted towards its centre: earlier, wider rounds only inform."""
+    whitened coordinates ``w``, with weights ``exp(-|w|^2 / (2 bandwidth^2))``: local to the
+    current optimum, earlier and farther points only inform."""
     U = np.asarray(design)
-    d = U.shape[1]
     chol_inv = np.linalg.inv(chol)
     w = (U - u_c) @ chol_inv.T
     phi = LocalCorrection.features(torch.as_tensor(w), quadratic).numpy()
     R = np.asarray(residuals).reshape(len(U), -1)
-    weight = np.exp(-0.5 * np.sum(w ** 2, axis=1) / (d * (2 * scale) ** 2))
+    weight = _weights(w, bandwidth)
     gram = phi.T @ (weight[:, None] * phi)
     coef = np.linalg.solve(gram + 1e-8 * np.trace(gram) / len(gram) * np.eye(len(gram)),
                            phi.T @ (weight[:, None] * R))
@@ -110,15 +130,64 @@ def _fit_correction(design, residuals, u_c, chol, scale, quadratic):
                            coef.reshape((len(coef),) + residuals[0].shape), quadratic)
 
 
-def refine(surface, exact, theta, n_evaluations, rng, *, max_iter=200):
-    """Learn a local correction of the emulator from ``n_evaluations`` teacher spectra around
-    ``theta`` (three rounds, each evaluated in parallel), re-optimising after each round.
+def _weights(w, bandwidth):
+    return np.exp(-0.5 * np.sum(w ** 2, axis=1) / bandwidth ** 2)
 
-    Round r draws its points from N(u_c, (s_r)^2 I^-1) in the model's (log-)parameter space
-    (u_c the current optimum, I the Fisher information there, s = 3, 2, 1; the first point is
-    u_c itself), fits the log-ratio teacher / emulator of every entry as a quadratic (linear
-    below ``2 (1 + p + p (p + 1) / 2)`` points) in the whitened parameters, and moves u_c to
-    the optimum of the corrected likelihood.
+
+def _design(u_c, chol, spacing, rng, lo, hi):
+    """``2 p`` points at +-``spacing`` standard deviations along random orthogonal directions
+    of the local Fisher metric (central differences of every entry; cancel its curvature)."""
+    d = len(u_c)
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    steps = spacing * q.T @ chol.T
+    return np.clip(np.vstack([u_c + steps, u_c - steps]), lo, hi)
+
+
+def _effective_size(design, u_c, chol, bandwidth):
+    """Kish's effective number of design points under the correction's weights."""
+    weight = _weights((np.asarray(design) - u_c) @ np.linalg.inv(chol).T, bandwidth)
+    return weight.sum() ** 2 / (weight ** 2).sum()
+
+
+def _trust_step(corrected, transform, u_c, chol, radius, max_iter):
+    """The corrected emulator's optimum within ``radius`` (whitened) of ``u_c``:
+    ``u = u_c + L radius v / sqrt(1 + |v|^2)`` over unconstrained ``v``, within the bounds."""
+    u0 = torch.as_tensor(u_c, dtype=torch.float64)
+    L = torch.as_tensor(chol, dtype=torch.float64)
+
+    def point(v):
+        w = radius * v / torch.sqrt(1 + (v ** 2).sum())
+        return torch.maximum(torch.minimum(u0 + L @ w, transform.hi), transform.lo)
+
+    v = torch.zeros(len(u_c), dtype=torch.float64, requires_grad=True)
+    with torch.no_grad():
+        ll_c = float(corrected.loglik_u(u0[None])[0])
+    lbfgs(lambda: -corrected.loglik_u(point(v)[None])[0], v, max_iter)
+    with torch.no_grad():
+        u_new = point(v)
+        ll_new = float(corrected.loglik_u(u_new[None])[0])
+        norm = float(radius * torch.sqrt((v ** 2).sum() / (1 + (v ** 2).sum())))
+    return u_new.numpy(), ll_new - ll_c, ll_new, norm
+
+
+def refine(surface, exact, theta, rng, *, max_evaluations, radius=2.0, max_radius=64.0,
+           tol_gain=0.1, tol_error=0.1, max_iter=200, callback=None):
+    """Sequential trust-region refinement of the fit with the exact teacher.
+
+    Each round evaluates, in parallel (``exact.n_jobs``), the step proposed by the previous
+    round and ``2 p`` design points around it at +-``radius / 2`` standard deviations (of
+    the corrected emulator's Fisher information there) along random orthogonal directions;
+    fits the log-ratio teacher / emulator of every spectrum entry as a linear function of
+    the whitened parameters (quadratic once the points near the centre number twice its
+    terms), weighted towards the current optimum; and moves to the corrected emulator's
+    optimum within ``radius`` standard deviations (the weights of the design points fall
+    as ``exp(-|w|^2 / (2 radius^2))`` with their whitened distance ``|w|`` from it, so the
+    corrected gradient there is the exact one). The step is accepted when the exact
+    log-likelihood improves; ``radius`` doubles (up to ``max_radius``) when the exact gain is
+    at least 3/4 of the predicted one and the step reached the boundary, and halves when it
+    is below 1/4. It stops when a step was predicted to gain less than ``tol_gain``, gained
+    less than that exactly, and the corrected emulator was within ``tol_error`` there; or
+    when ``max_evaluations`` teacher calls are spent.
 
     Parameters
     ----------
@@ -127,63 +196,83 @@ def refine(surface, exact, theta, n_evaluations, rng, *, max_iter=200):
     exact : ExactLikelihood
     theta : ndarray of shape (n_params,)
         Where to start.
-    n_evaluations : int
     rng : numpy.random.RandomState
+    max_evaluations : int
+        Teacher evaluations at most.
+    radius, max_radius : float
+        Initial and largest trust radius, in standard deviations.
+    tol_gain, tol_error : float
+        The stopping rule, in log-likelihood units.
+    callback : callable, default=None
+        Called with each history row.
 
     Returns
     -------
     RefinementReport
-        Its ``theta`` is the best by the EXACT likelihood: the refined optimum, or a design
-        point if one is better.
     """
     model, transform = surface.model, surface.transform
     lo, hi = transform.lo.numpy(), transform.hi.numpy()
     d = model.n_params
-    quadratic = n_evaluations >= 2 * (1 + d + d * (d + 1) // 2)
+    n_quadratic = 1 + d + d * (d + 1) // 2
     u_c = np.clip(model.transform(theta), lo, hi)
-    design, residuals, exact_ll, history = [], [], [], []
-    n_failed, failures = 0, {}
-    correction = None
-    scales = [3.0, 2.0, 1.0]
-    sizes = [len(part) for part in np.array_split(np.arange(n_evaluations), len(scales))]
-    for n_round, scale in zip(sizes, scales):
-        if n_round == 0:
-            continue
-        current = surface.with_correction(correction)
-        chol = _design_cholesky(current.fisher_information(u_c), lo, hi)
-        eps = rng.standard_normal((n_round, d))
-        eps[0] = 0.0
-        u_new = np.clip(u_c + scale * eps @ chol.T, lo, hi)
-        thetas = model.inverse_transform(u_new)
+    design, residuals = [], []
+    n_failed, failures, n_used = 0, {}, 0
+    correction, quadratic, converged = None, False, False
+    ll_c, history = -np.inf, []
+    proposal = (u_c, 0.0, np.nan, 0.0)  # point, predicted gain, predicted LL, step norm
+    chol = _design_cholesky(surface.fisher_information(u_c), lo, hi)
+    for n_round in range(1, 10 ** 6):
+        u_new, predicted, ll_predicted, norm = proposal
+        batch = np.vstack([u_new[None], _design(u_new, chol, radius / 2, rng, lo, hi)])
+        batch = batch[: max(0, max_evaluations - n_used)]
+        if len(batch) == 0:
+            break
+        thetas = model.inverse_transform(batch)
         lls, spectra, why = exact.evaluate(thetas)
+        n_used += len(batch)
         with torch.no_grad():
             emu = surface.spectrum(torch.as_tensor(thetas)).numpy()
-        for u_i, ll, fs, e in zip(u_new, lls, spectra, emu):
+        for u_i, fs, e in zip(batch, spectra, emu):
             if fs is None:
                 n_failed += 1
                 continue
             ok = (fs > 0) & (e > 0)
             design.append(u_i)
             residuals.append(safe_log(fs, ok) - safe_log(e, ok))
-            exact_ll.append(ll)
         for reason in filter(None, why):
             key = reason.split(":")[0]
             failures[key] = failures.get(key, 0) + 1
-        if len(design) < d + 2:
+        gain = float(lls[0] - ll_c) if n_round > 1 else 0.0
+        accepted = n_round == 1 or gain > 0
+        error = abs(ll_predicted - lls[0]) if n_round > 1 else np.nan
+        if n_round > 1:
+            rho = gain / predicted if predicted > 0 else -np.inf
+            if rho < 0.25:
+                radius = radius / 2
+            elif rho > 0.75 and norm > 0.8 * radius:
+                radius = min(2 * radius, max_radius)
+        if accepted and np.isfinite(lls[0]):
+            u_c, ll_c = u_new, float(lls[0])
+        row = dict(round=n_round, teacher_calls=n_used, exact_loglik=ll_c, gain=gain,
+                   predicted_gain=predicted, emulator_error=error, radius=radius,
+                   accepted=accepted)
+        history.append(row)
+        if callback is not None:
+            callback(row)
+        if n_round > 1 and abs(gain) < tol_gain and predicted < tol_gain \
+                and error < tol_error:
+            converged = True
             break
-        correction = _fit_correction(design, residuals, u_c, chol, scale, quadratic)
+        if len(design) < d + 2 or radius < 1e-3 or n_used >= max_evaluations:
+            break
+        current = surface.with_correction(correction)
+        chol = _design_cholesky(current.fisher_information(u_c), lo, hi)
+        quadratic = _effective_size(design, u_c, chol, radius) >= 2 * n_quadratic
+        correction = _fit_correction(design, residuals, u_c, chol, radius, quadratic)
         corrected = surface.with_correction(correction)
-        z = transform.z_from_theta(model.inverse_transform(u_c)[None]).clone()
-        z.requires_grad_(True)
-        lbfgs(lambda z=z, f=corrected: -f.loglik_u(transform.u_from_z(z)).sum(), z, max_iter)
-        u_c = transform.u_from_z(z.detach())[0].numpy()
-        history.append(float(np.max(exact_ll)))
-    theta_new = model.inverse_transform(u_c)
-    ll_new = float(exact.evaluate(theta_new[None])[0][0])
-    best = int(np.argmax(exact_ll)) if exact_ll else None
-    if best is not None and exact_ll[best] > ll_new:
-        theta_new, ll_new = model.inverse_transform(np.asarray(design[best])), exact_ll[best]
+        proposal = _trust_step(corrected, transform, u_c, chol, radius, max_iter)
+        chol = _design_cholesky(corrected.fisher_information(proposal[0]), lo, hi)
     return RefinementReport(
-        theta=theta_new, loglik=float(ll_new), correction=correction,
-        n_evaluations=n_evaluations + 1, n_failed=n_failed, failures=failures,
-        quadratic=quadratic, best_design_loglik=history)
+        theta=model.inverse_transform(u_c), loglik=float(ll_c), correction=correction,
+        n_evaluations=n_used, n_failed=n_failed, failures=failures, quadratic=quadratic,
+        converged=converged, history=history)

@@ -4,20 +4,39 @@ Every family is written once as a :class:`demes.Graph`, which drives both the te
 (``moments.Demes``) and the simulator (``msprime.Demography.from_demes``).
 """
 
-from ._base import CustomModel, DemographicModel
+from ._base import CustomModel, DemographicModel, moments_time_step
 from ._graph import GRAPH_NODE_FEATURES, encode_graph, graph_layout_size
-from ._multi_population import YRI_CEU, IsolationMigration, OutOfAfrica3, SplitMigration
-from ._one_population import Bottlegrowth, PiecewiseConstant, ThreeEpoch, TwoEpoch
+from ._multi_population import (
+    YRI_CEU,
+    IsolationMigration,
+    IsolationMigrationPre,
+    OutOfAfrica3,
+    SplitAsymmetricMigration,
+    SplitMigration,
+)
+from ._one_population import (
+    Bottlegrowth,
+    Growth,
+    PiecewiseConstant,
+    PiecewiseExponential,
+    ThreeEpoch,
+    TwoEpoch,
+)
 
 __all__ = [
     "DemographicModel",
     "CustomModel",
+    "moments_time_step",
     "PiecewiseConstant",
     "TwoEpoch",
     "ThreeEpoch",
     "Bottlegrowth",
+    "Growth",
+    "PiecewiseExponential",
     "SplitMigration",
+    "SplitAsymmetricMigration",
     "IsolationMigration",
+    "IsolationMigrationPre",
     "YRI_CEU",
     "OutOfAfrica3",
     "get_model",
@@ -33,8 +52,12 @@ _REGISTRY = {
     "two_epoch": TwoEpoch,
     "three_epoch": ThreeEpoch,
     "bottlegrowth": Bottlegrowth,
+    "growth": Growth,
+    "piecewise_exponential": PiecewiseExponential,
     "split_migration": SplitMigration,
+    "split_asymmetric_migration": SplitAsymmetricMigration,
     "isolation_migration": IsolationMigration,
+    "isolation_migration_pre": IsolationMigrationPre,
     "yri_ceu": YRI_CEU,
     "out_of_africa3": OutOfAfrica3,
 }
@@ -46,9 +69,10 @@ def get_model(name, **params):
     Parameters
     ----------
     name : str
-        One of ``"piecewise"``, ``"two_epoch"``, ``"three_epoch"``, ``"bottlegrowth"``,
-        ``"split_migration"``, ``"isolation_migration"``, ``"yri_ceu"``,
-        ``"out_of_africa3"``.
+        One of ``"piecewise"``, ``"piecewise_exponential"``, ``"two_epoch"``,
+        ``"three_epoch"``, ``"bottlegrowth"``, ``"growth"``, ``"split_migration"``,
+        ``"split_asymmetric_migration"``, ``"isolation_migration"``,
+        ``"isolation_migration_pre"``, ``"yri_ceu"``, ``"out_of_africa3"``.
     **params
         Constructor parameters, e.g. ``n_epochs=3`` for ``"piecewise"``.
 

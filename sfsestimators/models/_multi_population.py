@@ -5,7 +5,8 @@ from __future__ import annotations
 from ._base import DemographicModel, _epochs_builder
 from ._bounds import MIGRATION_BOUNDS, MULTI_POP_SIZE_BOUNDS, TIME_BOUNDS
 
-__all__ = ["SplitMigration", "IsolationMigration", "YRI_CEU", "OutOfAfrica3"]
+__all__ = ["SplitMigration", "SplitAsymmetricMigration", "IsolationMigration",
+           "IsolationMigrationPre", "YRI_CEU", "OutOfAfrica3"]
 
 
 def _migrate(b, N_ref, rate, *, demes=None, source=None, dest=None):
@@ -63,6 +64,46 @@ class SplitMigration(DemographicModel):
         )
 
 
+class SplitAsymmetricMigration(DemographicModel):
+    """Split into sizes ``nu1``, ``nu2`` a time ``T`` ago, migration ``m12`` and ``m21``.
+
+    As moments' ``Demographics2D.split_asym_mig`` (and the ``2_DivMig_5_Sim`` benchmark's
+    model): ``m12`` is the migration into population 1 (``pop0``) from population 2
+    (``pop1``), ``m21`` the reverse, both ``2 * N_ref * m``. Parameters
+    ``(nu1, nu2, T, m12, m21)``.
+
+    Parameters
+    ----------
+    bounds : dict, default=None
+        Overrides of the default bounds.
+
+    Examples
+    --------
+    >>> from sfsestimators.models import SplitAsymmetricMigration
+    >>> SplitAsymmetricMigration().expected_sfs([1.0, 0.5, 0.2, 1.0, 0.1], [4, 4]).shape
+    (5, 5)
+    """
+
+    pop_ids = ("pop0", "pop1")
+
+    def __init__(self, *, bounds=None):
+        self.bounds = bounds
+
+    def _parameter_table(self):
+        return [
+            ("nu1", *MULTI_POP_SIZE_BOUNDS, "log"),
+            ("nu2", *MULTI_POP_SIZE_BOUNDS, "log"),
+            ("T", *TIME_BOUNDS, "log"),
+            ("m12", *MIGRATION_BOUNDS, "linear"),
+            ("m21", *MIGRATION_BOUNDS, "linear"),
+        ]
+
+    def _graph(self, p, N_ref):
+        nu1, nu2 = N_ref * p["nu1"], N_ref * p["nu2"]
+        return _split_graph(N_ref, p["T"], (nu1, nu2), (nu1, nu2),
+                            [("pop1", "pop0", p["m12"]), ("pop0", "pop1", p["m21"])])
+
+
 class IsolationMigration(DemographicModel):
     """Isolation with migration, as dadi/moments' ``IM``.
 
@@ -107,6 +148,58 @@ class IsolationMigration(DemographicModel):
             # migrants move from pop1 into pop0
             [("pop1", "pop0", p["m12"]), ("pop0", "pop1", p["m21"])],
         )
+
+
+class IsolationMigrationPre(DemographicModel):
+    """Isolation with migration after an ancestral size change (dadi's ``IM_pre``).
+
+    The ancestor changes to size ``nuPre`` for ``TPre``, then splits into sizes
+    ``s * nuPre`` and ``(1 - s) * nuPre``, which grow exponentially to ``nu1`` and ``nu2``
+    over ``T``, with migrations ``m12`` (into population 1 from 2) and ``m21``. Parameters
+    ``(nuPre, TPre, s, nu1, nu2, T, m12, m21)``.
+
+    Parameters
+    ----------
+    bounds : dict, default=None
+        Overrides of the default bounds.
+
+    Examples
+    --------
+    >>> from sfsestimators.models import IsolationMigrationPre
+    >>> IsolationMigrationPre().n_params
+    8
+    """
+
+    pop_ids = ("pop0", "pop1")
+
+    def __init__(self, *, bounds=None):
+        self.bounds = bounds
+
+    def _parameter_table(self):
+        return [
+            ("nuPre", *MULTI_POP_SIZE_BOUNDS, "log"),
+            ("TPre", *TIME_BOUNDS, "log"),
+            ("s", 0.01, 0.99, "linear"),
+            ("nu1", *MULTI_POP_SIZE_BOUNDS, "log"),
+            ("nu2", *MULTI_POP_SIZE_BOUNDS, "log"),
+            ("T", *TIME_BOUNDS, "log"),
+            ("m12", *MIGRATION_BOUNDS, "linear"),
+            ("m21", *MIGRATION_BOUNDS, "linear"),
+        ]
+
+    def _graph(self, p, N_ref):
+        b = _epochs_builder()
+        t_split = 2 * N_ref * p["T"]
+        pre = N_ref * p["nuPre"]
+        b.add_deme("ancestral", epochs=[
+            dict(start_size=N_ref, end_time=t_split + 2 * N_ref * p["TPre"]),
+            dict(start_size=pre, end_time=t_split)])
+        for name, frac, final in (("pop0", p["s"], p["nu1"]), ("pop1", 1 - p["s"], p["nu2"])):
+            b.add_deme(name, ancestors=["ancestral"],
+                       epochs=[dict(start_size=pre * frac, end_size=N_ref * final)])
+        _migrate(b, N_ref, p["m12"], source="pop1", dest="pop0")
+        _migrate(b, N_ref, p["m21"], source="pop0", dest="pop1")
+        return b.resolve()
 
 
 class YRI_CEU(DemographicModel):  # noqa: N801 (the name of the published model)

@@ -11,7 +11,8 @@ from .._validation import check_count
 from ._base import DemographicModel, _epochs_builder
 from ._bounds import ONE_POP_SIZE_BOUNDS, TIME_BOUNDS
 
-__all__ = ["PiecewiseConstant", "TwoEpoch", "ThreeEpoch", "Bottlegrowth"]
+__all__ = ["PiecewiseConstant", "PiecewiseExponential", "TwoEpoch", "ThreeEpoch",
+           "Bottlegrowth", "Growth"]
 
 
 def _one_deme(N_ref, epochs):
@@ -249,3 +250,74 @@ class Bottlegrowth(DemographicModel):
 
     def _graph(self, p, N_ref):
         return _one_deme(N_ref, [(N_ref * p["nuB"], N_ref * p["nuF"], 2 * N_ref * p["T"])])
+
+
+class Growth(DemographicModel):
+    """Exponential growth from the ancestral size 1 to ``nu`` over the last ``T`` (dadi's
+    ``growth``).
+
+    Parameters
+    ----------
+    bounds : dict, default=None
+        Overrides of the default bounds.
+
+    Examples
+    --------
+    >>> from sfsestimators.models import Growth
+    >>> Growth().param_names
+    ('nu', 'T')
+    """
+
+    def __init__(self, *, bounds=None):
+        self.bounds = bounds
+
+    def _parameter_table(self):
+        return [("nu", *ONE_POP_SIZE_BOUNDS, "log"), ("T", *TIME_BOUNDS, "log")]
+
+    def _graph(self, p, N_ref):
+        return _one_deme(N_ref, [(N_ref, N_ref * p["nu"], 2 * N_ref * p["T"])])
+
+
+class PiecewiseExponential(DemographicModel):
+    """One population whose size changes exponentially within each of ``n_epochs`` epochs.
+
+    Forward in time: from the ancestral size 1, the size moves exponentially to ``nu1`` over
+    ``T1``, then from ``nu1`` to ``nu2`` over ``T2``, ..., to ``nu{K}`` at the present: a
+    continuous, piecewise log-linear history (e.g. stdpopsim's ``Zigzag_1S14``, the
+    ``1_ZigZag_11_Sim`` benchmark's shape). Parameters ``nu1..nuK, T1..TK`` (sizes relative
+    to ``N_ref``, durations in ``2 * N_ref`` generations).
+
+    Parameters
+    ----------
+    n_epochs : int, default=2
+    bounds : dict, default=None
+        Overrides of the default bounds (sizes ``[1e-3, 100]``, durations ``[1e-4, 5]``).
+
+    Examples
+    --------
+    >>> from sfsestimators.models import PiecewiseExponential
+    >>> model = PiecewiseExponential(n_epochs=2)
+    >>> model.param_names
+    ('nu1', 'nu2', 'T1', 'T2')
+    >>> model.expected_sfs([0.1, 2.0, 0.2, 0.05], [10]).shape
+    (11,)
+    """
+
+    def __init__(self, n_epochs=2, *, bounds=None):
+        self.n_epochs = n_epochs
+        self.bounds = bounds
+
+    def _parameter_table(self):
+        k = self.n_epochs
+        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"n_epochs is {k!r}; expected an integer >= 1.")
+        return ([(f"nu{i + 1}", *ONE_POP_SIZE_BOUNDS, "log") for i in range(k)]
+                + [(f"T{i + 1}", *TIME_BOUNDS, "log") for i in range(k)])
+
+    def _graph(self, p, N_ref):
+        epochs, start = [], N_ref
+        for i in range(1, int(self.n_epochs) + 1):
+            end = N_ref * p[f"nu{i}"]
+            epochs.append((start, end, 2 * N_ref * p[f"T{i}"]))
+            start = end
+        return _one_deme(N_ref, epochs)

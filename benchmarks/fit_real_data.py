@@ -25,6 +25,7 @@ leaves the sequential Nelder-Mead polish out, e.g.
 """
 
 import argparse
+import json
 import os
 import time
 import warnings
@@ -42,15 +43,21 @@ DATA = {
 }
 
 
-def moments_fit(model, data, starts, maxiter):
+def moments_fit(model, data, starts, maxiter, trace=None):
+    """moments' Nelder-Mead from each start; ``trace`` collects (seconds, best LL so far)."""
     ns = list(data.sample_sizes)
     best = (-np.inf, None)
     n_eval = 0
+    t0, best_ll = time.perf_counter(), -np.inf
 
     def func(params, ns_):
-        nonlocal n_eval
+        nonlocal n_eval, best_ll
         n_eval += 1
-        return model.expected_sfs(params, ns_)
+        fs = model.expected_sfs(params, ns_)
+        if trace is not None:
+            best_ll = max(best_ll, moments.Inference.ll_multinom(fs, data))
+            trace.append((time.perf_counter() - t0, best_ll))
+        return fs
 
     for p0 in starts:
         with warnings.catch_warnings():
@@ -65,6 +72,20 @@ def moments_fit(model, data, starts, maxiter):
     return best[0], best[1], n_eval
 
 
+def moments_trace_best(trace, seconds):
+    """moments' best log-likelihood within ``seconds`` (nan before its first evaluation)."""
+    within = [ll for t, ll in trace if t <= seconds]
+    return within[-1] if within else np.nan
+
+
+def moments_time_to(trace, target):
+    """When moments first reached ``target`` ("not reached" if never)."""
+    for t, ll in trace:
+        if ll >= target:
+            return f"{t:.0f} s"
+    return f"not reached in {trace[-1][0]:.0f} s" if trace else "not run"
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser(description=__doc__)
@@ -77,8 +98,15 @@ def main():
     parser.add_argument("--moments-starts", type=int, default=2)
     parser.add_argument("--polish-maxfev", type=int, default=150,
                         help="exact Nelder-Mead evaluations of the polish (0: no polish)")
-    parser.add_argument("--refine", type=int, default=0,
-                        help="multi-population: teacher evaluations of the local refinement")
+    parser.add_argument("--refine", default="auto",
+                        help="multi-population: teacher evaluations at most of the sequential "
+                             "refinement ('auto': the fitter's default)")
+    parser.add_argument("--dt-fac", type=float, default=None,
+                        help="multi-population: moments' time-step factor of the fit's teacher "
+                             "calls (the final log-likelihood is re-evaluated at the default)")
+    parser.add_argument("--emulator", default=None,
+                        help="multi-population: the emulator file (default "
+                             "bench_out/<family>/dense.pt)")
     parser.add_argument("--n-jobs", type=int, default=None,
                         help="joblib workers for the fitter's teacher evaluations")
     args = parser.parse_args()
@@ -132,8 +160,11 @@ def multipop(args):
     name, published_params, published = PUBLISHED[args.family]
     data = read_sfs(os.path.join(args.data_dir, f"{name}.fs"))
     t0 = time.perf_counter()
-    emulator = NeuralSFSRegressor.load(os.path.join("bench_out", args.family, "dense.pt"),
-                                       device="cpu")
+    path = args.emulator or os.path.join("bench_out", args.family, "dense.pt")
+    emulator = NeuralSFSRegressor.load(path, device="cpu")
+    store = os.path.join(os.path.dirname(path), "teacher", "meta.json")
+    n_train = json.load(open(store))["n_examples"] if os.path.exists(store) else 0
+    refine = args.refine if args.refine == "auto" else int(args.refine)
     print(f"emulator load: {time.perf_counter() - t0:.2f} s")
     starts = model.sample_prior(args.n_starts, random_state=0)
     t0 = time.perf_counter()
@@ -142,18 +173,22 @@ def multipop(args):
         fitter = DemographyFitter(
             emulator, model=model, n_starts=args.n_starts, random_state=0, uncertainty=None,
             polish="moments" if args.polish_maxfev > 0 else None,
-            polish_maxfev=max(args.polish_maxfev, 1), refine=args.refine, n_jobs=args.n_jobs,
+            polish_maxfev=max(args.polish_maxfev, 1), refine=refine, n_jobs=args.n_jobs,
+            dt_fac=args.dt_fac, verbose=1,
         ).fit(data)
     t_ours = time.perf_counter() - t0
-    ll_m, p_m, n_eval, t_m = np.nan, [], 0, np.nan
+    ll_default = moments.Inference.ll_multinom(
+        model.expected_sfs(list(fitter.params_.values()), list(data.sample_sizes)), data)
+    ll_m, p_m, n_eval, t_m, trace = np.nan, [], 0, np.nan, []
     if args.moments_starts:
         t0 = time.perf_counter()
         ll_m, p_m, n_eval = moments_fit(model, data, starts[: args.moments_starts],
-                                        args.maxiter)
+                                        args.maxiter, trace)
         t_m = time.perf_counter() - t0
     per_start = t_m / max(args.moments_starts, 1)
     ft = fitter.fit_time_
     refined = fitter.refinement_["loglik_refined"] if fitter.refinement_ else np.nan
+    moments_at_same_time = moments_trace_best(trace, t_ours)
     pre = fitter.log_likelihood_emulator_start_exact_
     print(f"{'data':<22} {'published':>10} {'emu(emu)':>9} {'emu(exact)':>11} {'refined':>9} "
           f"{'polished':>9} {'moments':>9} {'d_pre':>6} {'d_refined':>9} {'d_post':>7}")
@@ -162,9 +197,15 @@ def multipop(args):
           f"{fitter.log_likelihood_ if fitter.polish else np.nan:>9.3f} {ll_m:>9.3f} "
           f"{pre - published:>6.2f} {refined - published:>9.3f} "
           f"{(fitter.log_likelihood_ - published) if fitter.polish else np.nan:>7.3f}")
+    print(f"final fit at moments' default time step: {ll_default:.3f} (published "
+          f"{published:.3f}, difference {ll_default - published:+.3f}); teacher calls: "
+          f"{n_train} training spectra + {fitter.n_exact_evaluations_} in the fit = "
+          f"{n_train + fitter.n_exact_evaluations_}; fit wall time {t_ours:.0f} s, "
+          f"dt_fac {args.dt_fac}")
     print(f"time: ours {t_ours:.1f} s for {args.n_starts} starts (emulator {ft['emulator']:.1f} s"
           f" + exact ranking of the starts {ft['ranking']:.1f} s + refinement "
-          f"{ft['refine']:.1f} s ({args.refine} teacher evaluations, n_jobs={args.n_jobs}) + "
+          f"{ft['refine']:.1f} s ({fitter.refinement_['n_evaluations'] if fitter.refinement_ else 0}"
+          f" teacher evaluations, n_jobs={args.n_jobs}) + "
           f"polish {ft['polish']:.1f} s); moments {t_m:.1f} s for {args.moments_starts} "
           f"start(s), {per_start:.1f} s per start ({n_eval} evaluations) -> "
           f"{args.n_starts} starts ~{per_start * args.n_starts:.0f} s, ratio "
@@ -177,8 +218,10 @@ def multipop(args):
     if len(p_m):
         print("moments:  " + ", ".join(f"{v:.4g}" for v in p_m))
     print("published " + ", ".join(f"{v:.4g}" for v in published_params))
-    if fitter.refinement_:
-        print(f"refinement: {fitter.refinement_}")
+    if args.moments_starts:
+        print(f"moments' best after our fit's wall time ({t_ours:.0f} s): "
+              f"{moments_at_same_time:.3f}; time moments took to reach our final "
+              f"{ll_default:.3f}: {moments_time_to(trace, ll_default)}")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ __all__ = [
     "sfs_from_genotypes",
     "sfs_from_vcf",
     "sfs_from_tree_sequence",
+    "read_bed",
 ]
 
 logger = logging.getLogger(__name__)
@@ -592,3 +593,40 @@ def haplotypes_from_vcf(path):
     haplotypes = gt.reshape(len(gt), -1)
     out = np.where(haplotypes < 0, -1, (haplotypes > 0).astype(np.int8)).astype(np.int8)
     return out, callset["variants/POS"][keep].astype(float) - 1
+
+
+def read_bed(path, *, chrom=None):
+    """Accessible intervals from a BED file: (k, 2) float array of sorted, merged
+    ``[start, end)`` (0-based, half-open, as BED). ``chrom`` picks one chromosome; it is
+    needed when the file holds several. Header, ``track`` and ``#`` lines are skipped."""
+    rows, names = [], set()
+    with open(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip() or line.startswith(("#", "track", "browser")):
+                continue
+            parts = line.split()
+            try:
+                start, end = int(parts[1]), int(parts[2])
+            except (IndexError, ValueError):
+                raise ValueError(f"{os.fspath(path)!r} line {lineno}: {line.strip()[:60]!r}; "
+                                 "expected 'chrom start end' with integer start and end.")
+            if not 0 <= start < end:
+                raise ValueError(f"{os.fspath(path)!r} line {lineno}: interval [{start}, "
+                                 f"{end}); expected 0 <= start < end.")
+            names.add(parts[0])
+            if chrom is None or parts[0] == str(chrom):
+                rows.append((start, end))
+    if chrom is None and len(names) > 1:
+        raise ValueError(f"{os.fspath(path)!r} holds intervals of {len(names)} chromosomes "
+                         f"({sorted(names)[:5]}); pass chrom= to pick one.")
+    if not rows:
+        raise ValueError(f"{os.fspath(path)!r} holds no interval"
+                         + (f" of chromosome {chrom!r}" if chrom is not None else "") + ".")
+    rows.sort()
+    merged = [list(rows[0])]
+    for start, end in rows[1:]:
+        if start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return np.asarray(merged, dtype=float)

@@ -327,3 +327,44 @@ def test_presets_cache_and_adapters(tmp_path, monkeypatch, held_out):
     assert changed  # the adapters learnt (their up-projections started at zero)
     assert MainspringARGEstimator.available()["narrow"] == str(tmp_path / "mainspring" /
                                                                "narrow.pt")
+
+
+def test_accessibility_mask_from_bed(fitted, held_out, tmp_path):
+    """Sites in an inaccessible stretch are absent from real data: without the mask the
+    windows there read as young (no differences); with it their divergence is per
+    accessible bp, the dark windows take each pair's sequence-wide estimate, both counted."""
+    from sfsestimators.io import read_bed
+
+    ts = held_out[0]
+    L = ts.sequence_length
+    hole = (0.3 * L, 0.6 * L)
+    keep = ~((ts.tables.sites.position >= hole[0]) & (ts.tables.sites.position < hole[1]))
+    g, pos = ts.genotype_matrix()[keep], ts.tables.sites.position[keep]
+    bed = tmp_path / "mask.bed"
+    bed.write_text(f"track name=acc\nchr1\t0\t{int(hole[0])}\nchr1\t{int(hole[1])}\t{int(L)}\n")
+    np.testing.assert_array_equal(read_bed(bed), [[0, hole[0]], [hole[1], L]])
+    with pytest.warns(UserWarning, match="windows are \\(almost\\) inaccessible"):
+        masked = fitted.predict((g, pos), sequence_length=L, accessible=bed)
+    unmasked = fitted.predict((g, pos), sequence_length=L)
+    truth = np.log(np.maximum(extract_targets(ts, fitted.window_size)["tmrca"], 1e-3))
+    iu = np.triu_indices(10, 1)
+    w = masked.windows
+    affected = (w[1:] > hole[0]) & (w[:-1] < hole[1])
+    assert affected.any() and np.all(np.isfinite(masked.log_tmrca))
+
+    def mse(pred):
+        return np.mean((pred.log_tmrca[affected][:, iu[0], iu[1]]
+                        - truth[affected][:, iu[0], iu[1]]) ** 2)
+
+    assert mse(masked) < 0.5 * mse(unmasked)
+    # sites outside the intervals are left out, with a count
+    with pytest.warns(UserWarning, match=f"Left out {int((~keep).sum())} of {len(keep)} sites"):
+        fitted.predict(ts, accessible=[[0, hole[0]], [hole[1], L]])
+    with pytest.raises(ValueError, match="expected 'chrom start end'"):
+        bed.write_text("chr1\t0\n")
+        read_bed(bed)
+    with pytest.raises(ValueError, match="pass chrom= to pick one"):
+        bed.write_text("chr1\t0\t10\nchr2\t0\t10\n")
+        fitted.predict(ts, accessible=bed)
+    with pytest.raises(ValueError, match="accessible intervals overlap"):
+        fitted.predict(ts, accessible=[[0, 10], [5, 20]])

@@ -114,7 +114,16 @@ def test_refinement_corrects_the_emulator_near_the_fit(emulator, observed):
     model = PiecewiseConstant(1)
     refined = _fitter(emulator, model=model, polish=None, refine=24, n_jobs=2).fit(observed)
     info = refined.refinement_
-    assert info["n_evaluations"] == 25 and info["n_failed"] == 0 and info["quadratic"]
+    assert info["n_evaluations"] <= 24 and info["n_failed"] == 0 and info["converged"]
+    # the history: one row per round, the exact log-likelihood never falls, the last step
+    # was predicted (and gained) < 0.1 with the corrected emulator within 0.1 of moments
+    history = info["history"]
+    assert [h["round"] for h in history] == list(range(1, len(history) + 1))
+    assert history[-1]["teacher_calls"] == info["n_evaluations"]
+    assert np.all(np.diff([h["exact_loglik"] for h in history]) >= 0)
+    last = history[-1]
+    assert abs(last["gain"]) < 0.1 and last["predicted_gain"] < 0.1
+    assert last["emulator_error"] < 0.1
     # exact all the way: the refined optimum is no worse than the best start's, and as good
     # as the sequential Nelder-Mead polish of the exact likelihood
     assert refined.log_likelihood_ >= refined.log_likelihood_emulator_start_exact_
@@ -134,9 +143,10 @@ def test_refinement_corrects_the_emulator_near_the_fit(emulator, observed):
         errors.append(np.abs(emu / exact - 1).max())
     assert errors[1] < 0.25 * errors[0]
     assert refined.correction_.contains(model.transform(np.array([params]))).all()
-    # every teacher call is counted: the starts' ranking, the design, the refined optimum and
-    # the exact convergence check (a central difference per parameter)
-    assert refined.n_exact_evaluations_ == refined.n_starts + 25 + 2 * model.n_params
+    # every teacher call is counted: the starts' ranking, the refinement's and the exact
+    # convergence check (a central difference per parameter)
+    assert refined.n_exact_evaluations_ == (refined.n_starts + info["n_evaluations"]
+                                            + 2 * model.n_params)
     assert refined.converged_
     assert refined.fit_time_["refine"] > 0
     assert pickle.loads(pickle.dumps(refined)).log_likelihood_ == refined.log_likelihood_

@@ -149,6 +149,8 @@ def build_parser():
     g.add_argument("--sequence-length", type=float, default=None)
     g.add_argument("--mutation-rate", type=float, default=None,
                    help="of the data (default: the network's)")
+    g.add_argument("--accessible", default=None,
+                   help="BED file of the accessible sequence (default: all of it)")
     g.add_argument("--preset", default="small", help="a built Mainspring preset")
     g.set_defaults(func=genealogy_command)
     return parser

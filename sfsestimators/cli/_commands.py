@@ -147,7 +147,7 @@ def genealogy_command(args):
     else:
         X = data
     pred = est.predict(X, sequence_length=args.sequence_length,
-                       mutation_rate=args.mutation_rate)
+                       mutation_rate=args.mutation_rate, accessible=args.accessible)
     os.makedirs(args.out, exist_ok=True)
     n = pred.log_tmrca.shape[1]
     iu = np.triu_indices(n, 1)

@@ -39,7 +39,13 @@ from .._validation import check_int_params
 from ..nn import PairConvNet
 from ..simulate import MUTATION_RATE, RECOMBINATION_RATE, extract_targets
 from ._data import StepBatches, ValidationBatches, _Source
-from ._features import N_PAIR_FEATURES, as_genotypes, features_for_pairs, window_divergence
+from ._features import (
+    N_PAIR_FEATURES,
+    apply_accessibility,
+    as_genotypes,
+    features_for_pairs,
+    window_divergence,
+)
 from ._ne import ne_posterior
 from ._prediction import PairwisePrediction, prediction_from_pairs
 
@@ -394,7 +400,7 @@ class MainspringARGEstimator(BaseEstimator):
     # -- prediction -------------------------------------------------------------------------
     def predict(self, X, *, sequence_length=None, mutation_rate=None,
                 recombination_rate=None, pairs=None, batch_pairs=None, ne_draws=50,
-                random_state=None):
+                accessible=None, random_state=None):
         """Predict the genealogy of the haplotypes in ``X``, in bounded memory.
 
         The pairs go through the network in chunks of ``batch_pairs``, their features built
@@ -420,6 +426,12 @@ class MainspringARGEstimator(BaseEstimator):
         batch_pairs : int, default=None
             Pairs per network call; default such that a chunk's activations hold about 16
             million numbers.
+        accessible : str, path or array-like of shape (k, 2), default=None
+            The accessible sequence: a BED file (:func:`sfsestimators.io.read_bed`) or
+            ``[start, end)`` intervals. Sites outside are left out (counted, warned); each
+            window's divergence is per accessible bp; a window with less than 1 % of its
+            length accessible takes each pair's sequence-wide estimate (counted, warned).
+            Default: all of the sequence is accessible.
         ne_draws : int, default=50
             Draws of the N_e(t) posterior (``.ne``, :func:`ne_posterior`; 0: none): each
             samples the pair-windows' times from their predicted log-normals (at most
@@ -450,7 +462,10 @@ class MainspringARGEstimator(BaseEstimator):
         windows = np.append(np.arange(0.0, length, float(self.window_size)), length)
         subset = pairs is not None
         pairs = _check_pairs(pairs, n) if subset else np.stack(np.triu_indices(n, 1), axis=1)
-        div = window_divergence(g, pos, windows, mu)
+        lengths = None
+        if accessible is not None:
+            g, pos, lengths = apply_accessibility(accessible, g, pos, windows)
+        div = window_divergence(g, pos, windows, mu, lengths)
         n_w = len(windows) - 1
         if batch_pairs is None:
             batch_pairs = max(1, (1 << 24) // (n_w * PRESETS[self.preset]["width"]))

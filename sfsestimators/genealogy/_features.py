@@ -9,7 +9,11 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = ["as_genotypes", "pair_features", "window_divergence", "features_for_pairs",
-           "Divergence", "N_PAIR_FEATURES"]
+           "Divergence", "N_PAIR_FEATURES", "accessible_lengths", "apply_accessibility"]
+
+#: a window with less accessible sequence than this fraction of its length is "dark": its
+#: pairs read their sequence-wide divergence instead of a local one
+MIN_ACCESSIBLE = 0.01
 
 #: input channels per pair for each ``features=`` option
 N_PAIR_FEATURES = {"pair": 4, "triplet": 6}
@@ -26,11 +30,14 @@ class Divergence(NamedTuple):
     shift: float
 
 
-def window_divergence(genotypes, positions, windows, mutation_rate):
+def window_divergence(genotypes, positions, windows, mutation_rate, accessible=None):
     """Pairwise differences per window -> :class:`Divergence` (memory: n_windows x n^2).
 
     Missing calls (-1): a pair is compared on the sites both of its haplotypes call, its
-    differences scaled up to all the window's sites.
+    differences scaled up to all the window's sites. ``accessible``: accessible bp per
+    window (default: all of it); the divergence is per accessible bp, the segregating-site
+    count scaled to the whole window, and a window with less than :data:`MIN_ACCESSIBLE` of
+    its length accessible reads each pair's sequence-wide divergence.
     """
     g = np.asarray(genotypes, dtype=np.float32)
     n = g.shape[1]
@@ -38,7 +45,10 @@ def window_divergence(genotypes, positions, windows, mutation_rate):
     index = np.clip(np.searchsorted(windows, positions, side="right") - 1, 0, n_windows - 1)
     seg = np.bincount(index, minlength=n_windows).astype(np.float64)
     missing = not (g >= 0).all()
-    length = np.diff(windows).astype(np.float64)
+    full = np.diff(windows).astype(np.float64)
+    length = full if accessible is None else np.asarray(accessible, dtype=np.float64)
+    dark = length < MIN_ACCESSIBLE * full
+    length = np.where(dark, full, length)
     local = np.empty((n_windows, n, n), dtype=np.float32)
     diff_total = np.zeros((n, n))
     bounds = np.searchsorted(index, np.arange(n_windows + 1))
@@ -56,7 +66,10 @@ def window_divergence(genotypes, positions, windows, mutation_rate):
             d = block.T @ (1 - block) + (1 - block).T @ block
         diff_total += d
         local[w] = np.log((d + 0.5) / (2 * mutation_rate * length[w]))
-    total = np.log((diff_total + 0.5) / (2 * mutation_rate * length.sum()))
+    total = np.log((diff_total + 0.5) / (2 * mutation_rate * length[~dark].sum()))
+    local[dark] = total
+    seg = np.where(dark, np.median(seg[~dark] * (full / length)[~dark]) if (~dark).any()
+                   else seg, seg * full / length)
     iu = np.triu_indices(n, 1)
     window_mean = np.array([lw[iu].mean() for lw in local]) if n > 1 else np.zeros(n_windows)
     diag = np.arange(n)
@@ -92,6 +105,47 @@ def features_for_pairs(div, pairs, triplet=False, max_elements=1 << 24):
                                               / (n - 2)).T
         channels += [bound - shift, spread]
     return np.stack(channels, axis=1).astype(np.float32)
+
+
+def accessible_lengths(intervals, windows):
+    """Accessible bp of each window from sorted, disjoint ``[start, end)`` intervals."""
+    starts, ends = np.asarray(intervals, dtype=float).T
+    lo, hi = np.asarray(windows[:-1], dtype=float), np.asarray(windows[1:], dtype=float)
+    overlap = np.minimum(hi[:, None], ends[None]) - np.maximum(lo[:, None], starts[None])
+    return np.clip(overlap, 0, None).sum(axis=1)
+
+
+def apply_accessibility(accessible, g, pos, windows):
+    """Sites inside the accessible intervals (the others left out with a counted warning)
+    and the accessible bp per window (a warning counts the windows that are dark).
+
+    ``accessible``: a BED path or an array-like of ``[start, end)`` intervals."""
+    if isinstance(accessible, (str, os.PathLike)):
+        from ..io import read_bed
+
+        intervals = read_bed(accessible)
+    else:
+        intervals = np.asarray(accessible, dtype=float)
+        if intervals.ndim != 2 or intervals.shape[1] != 2 or not len(intervals) or not (
+                np.all(np.isfinite(intervals)) and np.all(intervals[:, 1] > intervals[:, 0])):
+            raise ValueError(f"accessible has shape {intervals.shape}; expected a BED path or "
+                             "intervals of shape (k, 2) with start < end, finite.")
+        intervals = intervals[np.argsort(intervals[:, 0])]
+        if np.any(intervals[1:, 0] < intervals[:-1, 1]):
+            raise ValueError("accessible intervals overlap; expected disjoint intervals "
+                             "(merge them, as read_bed does).")
+    k = np.searchsorted(intervals[:, 0], pos, side="right") - 1
+    inside = (k >= 0) & (pos < intervals[np.maximum(k, 0), 1])
+    if not inside.all():
+        warnings.warn(f"Left out {int((~inside).sum())} of {len(pos)} sites outside the "
+                      "accessible intervals.", stacklevel=3)
+    lengths = accessible_lengths(intervals, windows)
+    dark = lengths < MIN_ACCESSIBLE * np.diff(windows)
+    if dark.any():
+        warnings.warn(f"{int(dark.sum())} of {len(dark)} windows are (almost) inaccessible; "
+                      "their pairwise times are each pair's sequence-wide estimates.",
+                      stacklevel=3)
+    return g[inside], pos[inside], lengths
 
 
 def pair_features(genotypes, positions, windows, mutation_rate, triplet=False):

@@ -92,12 +92,14 @@ def build_emulator(model, sample_sizes, args, *, n_jobs=-1, model_for_fit=None, 
     """Teacher data (resumable shards in ``args.workdir``), a resumable emulator
     (:func:`train_resumable`), its held-out error on the last 5 % of the draws, and the
     shipped file ``args.output`` (without the optimiser state). ``args`` carries
-    n_examples, max_epochs, chunk, hidden, lr, batch_size, device, seed, workdir, output."""
+    n_examples, max_epochs, chunk, hidden, lr, batch_size, device, seed, workdir, output
+    (and optionally dt_fac, the teacher's time-step factor)."""
     os.makedirs(args.workdir, exist_ok=True)
     t0 = time.perf_counter()
     data = generate_teacher_data(model, args.n_examples, sample_sizes, n_jobs=n_jobs,
                                  random_state=args.seed, progress=True,
-                                 out=os.path.join(args.workdir, "teacher"))
+                                 out=os.path.join(args.workdir, "teacher"),
+                                 dt_fac=getattr(args, "dt_fac", None))
     print(data.summary())
     print(f"teacher: {time.perf_counter() - t0:.0f} s")
     n_test = max(1, len(data.theta) // 20)

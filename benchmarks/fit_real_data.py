@@ -43,7 +43,7 @@ DATA = {
 }
 
 
-def moments_fit(model, data, starts, maxiter, trace=None):
+def moments_fit(model, data, starts, maxiter, trace=None, dt_fac=None):
     """moments' Nelder-Mead from each start; ``trace`` collects (seconds, best LL so far)."""
     ns = list(data.sample_sizes)
     best = (-np.inf, None)
@@ -53,7 +53,7 @@ def moments_fit(model, data, starts, maxiter, trace=None):
     def func(params, ns_):
         nonlocal n_eval, best_ll
         n_eval += 1
-        fs = model.expected_sfs(params, ns_)
+        fs = model.expected_sfs(params, ns_, dt_fac=dt_fac)
         if trace is not None:
             best_ll = max(best_ll, moments.Inference.ll_multinom(fs, data))
             trace.append((time.perf_counter() - t0, best_ll))
@@ -202,10 +202,11 @@ def multipop(args):
           f"{n_train} training spectra + {fitter.n_exact_evaluations_} in the fit = "
           f"{n_train + fitter.n_exact_evaluations_}; fit wall time {t_ours:.0f} s, "
           f"dt_fac {args.dt_fac}")
-    print(f"time: ours {t_ours:.1f} s for {args.n_starts} starts (emulator {ft['emulator']:.1f} s"
-          f" + exact ranking of the starts {ft['ranking']:.1f} s + refinement "
-          f"{ft['refine']:.1f} s ({fitter.refinement_['n_evaluations'] if fitter.refinement_ else 0}"
-          f" teacher evaluations, n_jobs={args.n_jobs}) + "
+    n_refined = fitter.refinement_["n_evaluations"] if fitter.refinement_ else 0
+    print(f"time: ours {t_ours:.1f} s for {args.n_starts} starts (emulator "
+          f"{ft['emulator']:.1f} s + exact ranking of the starts {ft['ranking']:.1f} s + "
+          "refinement "
+          f"{ft['refine']:.1f} s ({n_refined} teacher evaluations, n_jobs={args.n_jobs}) + "
           f"polish {ft['polish']:.1f} s); moments {t_m:.1f} s for {args.moments_starts} "
           f"start(s), {per_start:.1f} s per start ({n_eval} evaluations) -> "
           f"{args.n_starts} starts ~{per_start * args.n_starts:.0f} s, ratio "

@@ -36,7 +36,8 @@ _NAMES = {
     **dict.fromkeys(["DemographicModel", "CustomModel", "PiecewiseConstant", "TwoEpoch",
                      "ThreeEpoch", "Bottlegrowth", "Growth", "PiecewiseExponential",
                      "SplitMigration", "SplitAsymmetricMigration", "IsolationMigration",
-                     "IsolationMigrationPre", "YRI_CEU", "OutOfAfrica3"], "models"),
+                     "IsolationMigrationPre", "YRI_CEU", "OutOfAfrica3", "FourPopulationTree"],
+                    "models"),
     **dict.fromkeys(["generate_teacher_data", "load_teacher_shards", "TeacherData",
                      "TeacherFailure"], "teacher"),
 }
@@ -101,6 +102,7 @@ __all__ = [
     "IsolationMigrationPre",
     "YRI_CEU",
     "OutOfAfrica3",
+    "FourPopulationTree",
     "generate_teacher_data",
     "load_teacher_shards",
     "TeacherData",

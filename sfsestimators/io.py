@@ -609,7 +609,8 @@ def read_bed(path, *, chrom=None):
                 start, end = int(parts[1]), int(parts[2])
             except (IndexError, ValueError):
                 raise ValueError(f"{os.fspath(path)!r} line {lineno}: {line.strip()[:60]!r}; "
-                                 "expected 'chrom start end' with integer start and end.")
+                                 "expected 'chrom start end' with integer start and end."
+                                 ) from None
             if not 0 <= start < end:
                 raise ValueError(f"{os.fspath(path)!r} line {lineno}: interval [{start}, "
                                  f"{end}); expected 0 <= start < end.")

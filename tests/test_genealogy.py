@@ -296,6 +296,15 @@ def test_merged_tree_sequence_shares_nodes_across_windows(fitted, held_out):
     assert merged.diversity(mode="branch") > 0
     assert merged.genealogical_nearest_neighbours([0, 1], [[2, 3, 4], [5, 6, 7]]).shape == (
         2, 2)
+    # per-node uncertainty: the predicted sd of ln time of the pairs each node joins
+    internal = [merged.node(u) for u in range(merged.num_nodes) if not merged.node(u).is_sample()]
+    sds = np.array([node.metadata["log_time_sd"] for node in internal])
+    spans = np.array([node.metadata["windows"] for node in internal])
+    assert np.all(np.isfinite(sds) & (sds > 0)) and spans.max() > 1
+    root = merged.first().root
+    iu = np.triu_indices(10, 1)
+    pairs = pred.log_tmrca_sd[:, iu[0], iu[1]]
+    assert pairs.min() <= merged.node(root).metadata["log_time_sd"] <= pairs.max()
 
 
 def test_presets_cache_and_adapters(tmp_path, monkeypatch, held_out):

@@ -152,6 +152,33 @@ def test_refinement_corrects_the_emulator_near_the_fit(emulator, observed):
     assert pickle.loads(pickle.dumps(refined)).log_likelihood_ == refined.log_likelihood_
 
 
+def test_interrupted_refinement_resumes_from_the_teacher_cache(emulator, observed, tmp_path):
+    """Every teacher call of a fit is stored; a rerun with the same seed replays them (no
+    moments call), and a run that lost some of them recomputes exactly those."""
+    import glob
+    import os
+
+    model = PiecewiseConstant(2)
+    params = dict(model=model, polish=None, refine=40, uncertainty=None,
+                  teacher_cache=tmp_path / "cache")
+    first = _fitter(emulator, **params).fit(observed)
+    stored = sorted(glob.glob(str(tmp_path / "cache" / "*.npz")))
+    # each call either stored a new spectrum or read one stored earlier in the same fit
+    assert len(stored) + first.n_exact_cached_ == first.n_exact_evaluations_
+    assert len(stored) > first.n_starts
+    again = _fitter(emulator, **params).fit(observed)
+    assert again.n_exact_cached_ == again.n_exact_evaluations_ == first.n_exact_evaluations_
+    assert len(glob.glob(str(tmp_path / "cache" / "*.npz"))) == len(stored)
+    assert again.params_ == first.params_ and again.refinement_["history"] == \
+        first.refinement_["history"]
+    for path in stored[::3]:  # an interruption: these were never written
+        os.remove(path)
+    resumed = _fitter(emulator, **params).fit(observed)
+    assert resumed.params_ == first.params_
+    assert resumed.n_exact_cached_ < resumed.n_exact_evaluations_
+    assert len(glob.glob(str(tmp_path / "cache" / "*.npz"))) == len(stored)
+
+
 def test_log_prior_transformed_is_the_sampling_density():
     model = PiecewiseConstant(2)
     draws = model.transform(model.sample_prior(20000, random_state=0))

@@ -13,6 +13,7 @@ from sfsestimators.models import (
     YRI_CEU,
     Bottlegrowth,
     CustomModel,
+    FourPopulationTree,
     Growth,
     IsolationMigration,
     IsolationMigrationPre,
@@ -39,6 +40,7 @@ ALL_MODELS = [
     IsolationMigrationPre(),
     YRI_CEU(),
     OutOfAfrica3(),
+    FourPopulationTree(),
 ]
 
 
@@ -164,6 +166,8 @@ def _msprime_mean_sfs(model, params, ns, N_ref, n_reps, seed):
         (IsolationMigration(), [4, 4], 4),
         (YRI_CEU(), [4, 4], 5),
         (OutOfAfrica3(), [2, 2, 2], 6),
+        (FourPopulationTree(bounds={"T1": (0.05, 1), "T2": (0.05, 1), "T3": (0.05, 1)}),
+         [2, 2, 2, 2], 7),
     ],
     ids=lambda x: type(x).__name__ if hasattr(x, "pop_ids") else str(x),
 )

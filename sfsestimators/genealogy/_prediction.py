@@ -71,7 +71,9 @@ class GenealogyPrediction(NamedTuple):
         so adjacent windows share nodes as in an ARG; its time is the mean of its merge
         heights over those windows (parents kept older than their children). With
         ``merge=False`` every window has its own nodes. Samples are nodes ``0..n-1`` at time 0;
-        times in generations.
+        times in generations. Each internal node's JSON metadata holds ``log_time_sd``: the
+        predicted standard deviation of ln time of the pairs it joins (their mean over the
+        pairs and, length-weighted, over its windows), and ``windows``: how many it spans.
 
         Parameters
         ----------
@@ -105,8 +107,13 @@ class GenealogyPrediction(NamedTuple):
                 log_t = log_t + 0.5 * self.log_tmrca_sd[w][iu].astype(float) ** 2
             merges = linkage(np.exp(log_t), method=linkage_method)
             keys = list(range(n))
+            members = [[i] for i in range(n)]
+            sd_w = self.log_tmrca_sd[w]
             now = {}
             for a, b, height, _ in merges:
+                a, b = int(a), int(b)
+                sd = float(sd_w[np.ix_(members[a], members[b])].mean())
+                members.append(members[a] + members[b])
                 key = frozenset((keys[int(a)], keys[int(b)]))
                 if not merge or key not in active:
                     runs += 1
@@ -114,11 +121,12 @@ class GenealogyPrediction(NamedTuple):
                 else:
                     node = active[key]
                 now[key] = node
-                nodes.setdefault(node, []).append((float(height), right - left))
+                nodes.setdefault(node, []).append((float(height), right - left, sd))
                 edges += [(left, right, node, _node_of(now, keys[int(c)]))
                           for c in (a, b)]
                 keys.append(key)
             active = now
+        tables.nodes.metadata_schema = tskit.MetadataSchema.permissive_json()
         ids = _place_nodes(tables, nodes, edges)
         for left, right, parent, child in edges:
             tables.edges.add_row(left, right, ids[parent], ids.get(child, child))
@@ -136,8 +144,10 @@ def _node_of(now, key):
 def _place_nodes(tables, nodes, edges):
     """Add the internal nodes with their length-weighted mean heights, every parent older
     than its children; returns node -> id."""
-    times = {node: float(np.average([h for h, _ in hs], weights=[s for _, s in hs]))
+    times = {node: float(np.average([h for h, _, _ in hs], weights=[s for _, s, _ in hs]))
              for node, hs in nodes.items()}
+    sds = {node: float(np.average([sd for *_, sd in hs], weights=[s for _, s, _ in hs]))
+           for node, hs in nodes.items()}
     children = {}
     for _, _, parent, child in edges:
         children.setdefault(parent, set()).add(child)
@@ -146,7 +156,9 @@ def _place_nodes(tables, nodes, edges):
     for node in sorted(times, key=lambda nd: nd[1]):
         low = max((times[c] for c in children.get(node, ()) if c in times), default=0.0)
         times[node] = max(times[node], low * (1 + 1e-9) + 1e-9)
-    return {node: tables.nodes.add_row(time=times[node], population=0)
+    return {node: tables.nodes.add_row(
+                time=times[node], population=0,
+                metadata={"log_time_sd": round(sds[node], 4), "windows": len(nodes[node])})
             for node in sorted(times, key=lambda nd: times[nd])}
 
 

@@ -8,8 +8,9 @@ take plain arrays, tensors and models and return small value objects:
 - ``_optimize``: the batched multi-start optimiser (:func:`multistart`);
 - ``_exact``: the exact teacher's likelihood in parallel (:class:`ExactLikelihood`) and
   the sequential Nelder-Mead :func:`polish` (:class:`PolishReport`);
-- ``_refine``: the local correction of the emulator from parallel teacher calls
-  (:func:`refine`, :class:`LocalCorrection`, :class:`RefinementReport`);
+- ``_refine``: the sequential (trust-region) refinement: the emulator corrected near the
+  fit by parallel teacher calls, round after round (:func:`refine`,
+  :class:`LocalCorrection`, :class:`RefinementReport` with its history);
 - ``_select``: candidate models chosen on exact AIC, nested ones never worse;
 - ``_checks``: what makes a fit suspect (:class:`FitWarning`, ``flags_``);
 - ``_uncertainty``: Fisher / Godambe standard errors and bootstrap spectra;

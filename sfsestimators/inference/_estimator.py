@@ -102,6 +102,10 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
         refinement, polish; None: moments' default 0.02). Larger is faster and less exact:
         ``benchmarks/teacher_settings.py`` measures both per family (e.g. 0.05 halves the
         out-of-Africa model's time and moves its log-likelihood by ~0.005).
+    teacher_cache : str or path-like, default=None
+        A directory where every teacher evaluation of the fit is stored (one file per
+        parameter vector): rerunning an interrupted fit with the same ``random_state``
+        replays them instead of calling moments again, so a long refinement resumes.
     uncertainty : {"fim", "godambe", None}, default="fim"
         Standard errors from the Fisher information of the multinomial likelihood,
         ``N sum_j grad p_j grad p_j^T / p_j`` with the gradients by autograd through the
@@ -146,6 +150,8 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
         selecting among candidates, NaN where not evaluated; None without either).
     n_exact_evaluations_ : int
         Teacher (moments) evaluations made by the fit: ranking, refinement and polish.
+    n_exact_cached_ : int
+        Of them, how many were read back from ``teacher_cache`` (a resumed fit).
     covariance_, covariance_fim_ : ndarray of shape (n_params, n_params)
         Covariance of the (log-)parameters by the chosen method, and by the Fisher
         information alone.
@@ -224,6 +230,7 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
         polish_maxfev=300,
         refine="auto",
         dt_fac=None,
+        teacher_cache=None,
         uncertainty="fim",
         n_bootstrap=100,
         sample_sizes=None,
@@ -246,6 +253,7 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
         self.polish_maxfev = polish_maxfev
         self.refine = refine
         self.dt_fac = dt_fac
+        self.teacher_cache = teacher_cache
         self.uncertainty = uncertainty
         self.n_bootstrap = n_bootstrap
         self.sample_sizes = sample_sizes
@@ -370,6 +378,12 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
         with single_threaded(), contextlib.ExitStack() as closing:
             return self._fit(X, blocks, closing)
 
+    def _report_round(self, row):
+        if self.verbose:
+            print(f"refinement round {row['round']}: {row['teacher_calls']} teacher calls, "
+                  f"exact LL {row['exact_loglik']:.3f}, gain {row['gain']:.3f} (predicted "
+                  f"{row['predicted_gain']:.3f}), radius {row['radius']:.3g}", flush=True)
+
     def _fit(self, X, blocks, closing):
         start = time.perf_counter()
         rng = check_random_state(self.random_state)
@@ -388,7 +402,8 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
                              optimizer=self.optimizer, max_iter=self.max_iter)
             fits.append(CandidateFit(model, surface, res,
                                      ExactLikelihood(model, sfs, n_jobs=self.n_jobs,
-                                                     dt_fac=self.dt_fac)))
+                                                     dt_fac=self.dt_fac,
+                                                     cache_dir=self.teacher_cache)))
             bar.update()
             if self.verbose:
                 print(f"{model!r}: emulator log-likelihood {res.loglik:.3f}")
@@ -422,9 +437,7 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
         report = None
         if n_refine:
             report = refine(surface, exact, theta, rng, max_evaluations=n_refine,
-                            max_iter=self.max_iter)
-            if self.verbose:
-                print(report.history_table())
+                            max_iter=self.max_iter, callback=self._report_round)
             if report.n_failed:
                 flags.append(f"{report.n_failed} of {report.n_evaluations} teacher evaluations "
                              f"of the refinement failed ({report.failures}); they were left out.")
@@ -511,6 +524,7 @@ class DemographyFitter(FittedFitMixin, BaseEstimator):
         self.n_iter_ = best.n_iter
         self.converged_ = converged
         self.n_exact_evaluations_ = int(sum(f.exact.n_evaluations for f in fits))
+        self.n_exact_cached_ = int(sum(f.exact.n_cached for f in fits))
         self.refinement_ = None if report is None else {
             "n_evaluations": report.n_evaluations, "n_failed": report.n_failed,
             "failures": report.failures, "quadratic": report.quadratic,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections import Counter
 from dataclasses import dataclass
 
@@ -29,13 +31,50 @@ class ExactLikelihood:
         joblib workers for :meth:`evaluate`; honours ``joblib.parallel_config``.
     dt_fac : float, default=None
         moments' integration time-step factor (None: its default).
+    cache_dir : str or path-like, default=None
+        Where every evaluation is stored (one ``.npz`` per parameter vector, named by a hash
+        of the model, sample sizes, ``dt_fac`` and the parameters, written atomically): a
+        rerun of an interrupted fit with the same ``random_state`` replays them instead of
+        calling the teacher again. :attr:`n_cached` counts the evaluations read back.
     """
 
-    def __init__(self, model, sfs, *, n_jobs=None, dt_fac=None):
+    def __init__(self, model, sfs, *, n_jobs=None, dt_fac=None, cache_dir=None):
         self.model, self.sfs, self.n_jobs, self.dt_fac = model, sfs, n_jobs, dt_fac
         self.sizes = [int(s) for s in sfs.sample_sizes]
         self.n_evaluations = 0
+        self.n_cached = 0
         self.failures = Counter()
+        self.cache_dir = None if cache_dir is None else os.fspath(cache_dir)
+        if self.cache_dir is not None:
+            os.makedirs(self.cache_dir, exist_ok=True)
+        self._prefix = f"{model!r}|{self.sizes}|{dt_fac!r}|".encode()
+
+    def _path(self, theta):
+        key = hashlib.sha1(self._prefix + np.asarray(theta, dtype=np.float64).tobytes())
+        return os.path.join(self.cache_dir, f"{key.hexdigest()}.npz")
+
+    def _teacher(self, thetas):
+        """(spectrum or None, reason) per row: from the cache where stored, else computed
+        in parallel and stored."""
+        paths = [self._path(t) for t in thetas] if self.cache_dir else [None] * len(thetas)
+        out = [None] * len(thetas)
+        for i, path in enumerate(paths):
+            if path is not None and os.path.exists(path):
+                with np.load(path) as f:
+                    out[i] = (f["sfs"] if f["ok"] else None, str(f["reason"]) or None)
+                self.n_cached += 1
+        todo = [i for i in range(len(thetas)) if out[i] is None]
+        computed = Parallel(n_jobs=self.n_jobs if len(todo) > 1 else None)(
+            delayed(evaluate_teacher)(self.model, thetas[i], self.sizes, dt_fac=self.dt_fac)
+            for i in todo)
+        for i, (fs, reason) in zip(todo, computed):
+            out[i] = (fs, reason)
+            if paths[i] is not None:
+                partial = paths[i] + ".partial.npz"
+                np.savez(partial, sfs=fs if fs is not None else np.zeros(0),
+                         ok=fs is not None, reason=reason or "")
+                os.replace(partial, paths[i])
+        return out
 
     def _score(self, fs):
         if fs is None:
@@ -47,9 +86,7 @@ class ExactLikelihood:
         """Exact log-likelihoods at ``thetas`` (n, p) in parallel (-inf where the teacher
         failed), the spectra (None where it failed) and the failure reasons."""
         thetas = np.atleast_2d(thetas)
-        out = Parallel(n_jobs=self.n_jobs)(
-            delayed(evaluate_teacher)(self.model, t, self.sizes, dt_fac=self.dt_fac)
-            for t in thetas)
+        out = self._teacher(thetas)
         spectra, reasons = [o[0] for o in out], [o[1] for o in out]
         self.n_evaluations += len(thetas)
         self.failures.update(r.split(":")[0] for r in reasons if r)
@@ -57,7 +94,7 @@ class ExactLikelihood:
 
     def __call__(self, theta):
         """The exact log-likelihood at one parameter vector (sequential)."""
-        fs, reason = evaluate_teacher(self.model, theta, self.sizes, dt_fac=self.dt_fac)
+        fs, reason = self._teacher(np.atleast_2d(theta))[0]
         self.n_evaluations += 1
         if reason:
             self.failures[reason.split(":")[0]] += 1

@@ -28,9 +28,11 @@ def summary_text(est):
     ]
     if est.refinement_:
         r = est.refinement_
-        lines.append(f"refinement: {r['n_evaluations']} teacher evaluations "
-                     f"({r['n_failed']} failed), {'quadratic' if r['quadratic'] else 'linear'}"
-                     f" correction, exact log-likelihood {r['loglik_refined']:.3f}")
+        lines.append(f"refinement: {len(r['history'])} rounds, {r['n_evaluations']} teacher "
+                     f"evaluations ({r['n_failed']} failed), "
+                     f"{'converged' if r['converged'] else 'stopped by its budget'}, last "
+                     f"correction {'quadratic' if r['quadratic'] else 'linear'}, exact "
+                     f"log-likelihood {r['loglik_refined']:.3f}")
     if len(est.selection_) > 1:
         lines.append("model selection (AIC on the exact likelihood):")
         for row in est.selection_:

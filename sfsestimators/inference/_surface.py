@@ -220,5 +220,10 @@ class LikelihoodSurface:
 
         u_hat = torch.as_tensor(u_hat, dtype=torch.float64)
         p_hat = probs(u_hat).detach()
-        jac = torch.autograd.functional.jacobian(probs, u_hat)
+        try:  # p forward passes instead of one backward pass per spectrum entry
+            jac = torch.autograd.functional.jacobian(probs, u_hat, vectorize=True,
+                                                     strategy="forward-mode")
+        except (RuntimeError, NotImplementedError):  # an op without forward-mode AD
+            jac = torch.autograd.functional.jacobian(probs, u_hat, vectorize=True)
+        jac = jac.detach()
         return (float(np.ma.sum(sfs)) * jac.T @ (jac / p_hat[:, None])).numpy()

@@ -8,6 +8,7 @@ from ._base import CustomModel, DemographicModel, moments_time_step
 from ._graph import GRAPH_NODE_FEATURES, encode_graph, graph_layout_size
 from ._multi_population import (
     YRI_CEU,
+    FourPopulationTree,
     IsolationMigration,
     IsolationMigrationPre,
     OutOfAfrica3,
@@ -39,6 +40,7 @@ __all__ = [
     "IsolationMigrationPre",
     "YRI_CEU",
     "OutOfAfrica3",
+    "FourPopulationTree",
     "get_model",
     "model_spec",
     "model_from_spec",
@@ -60,6 +62,7 @@ _REGISTRY = {
     "isolation_migration_pre": IsolationMigrationPre,
     "yri_ceu": YRI_CEU,
     "out_of_africa3": OutOfAfrica3,
+    "four_population_tree": FourPopulationTree,
 }
 
 
@@ -72,7 +75,8 @@ def get_model(name, **params):
         One of ``"piecewise"``, ``"piecewise_exponential"``, ``"two_epoch"``,
         ``"three_epoch"``, ``"bottlegrowth"``, ``"growth"``, ``"split_migration"``,
         ``"split_asymmetric_migration"``, ``"isolation_migration"``,
-        ``"isolation_migration_pre"``, ``"yri_ceu"``, ``"out_of_africa3"``.
+        ``"isolation_migration_pre"``, ``"yri_ceu"``, ``"out_of_africa3"``,
+        ``"four_population_tree"``.
     **params
         Constructor parameters, e.g. ``n_epochs=3`` for ``"piecewise"``.
 

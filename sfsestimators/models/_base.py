@@ -99,6 +99,12 @@ class DemographicModel(BaseEstimator):
     #: Names of the sampled demes, in the order of the spectrum's axes.
     pop_ids: tuple = ("pop0",)
 
+    @property
+    def default_min_compute_size(self):
+        """The computing sample size of :meth:`expected_sfs` by default: 20 per population
+        for several populations (moments' migration closure needs it), 0 for one."""
+        return 20 if self.n_populations > 1 else 0
+
     # -- subclasses implement -------------------------------------------------------------
     def _parameter_table(self):
         """Return a list of ``(name, lower, upper, scale)`` rows."""
@@ -367,11 +373,11 @@ class DemographicModel(BaseEstimator):
             Haploid sample size of each population, in the order of :attr:`pop_ids`.
         min_compute_size : int, default=None
             Smallest sample size per population that moments computes with; smaller requests
-            are computed at this size and projected down (exactly). Default: 20 for several
-            populations, none for one. moments' closure for migration is inaccurate at small
-            sample sizes: for an isolation-with-migration history we measured errors of 49 %
-            computing at n=4, 4.4 % at n=10 and 0.7 % at n=20, against n=40 (one population
-            needs no closure).
+            are computed at this size and projected down (exactly). Default: the family's
+            :attr:`default_min_compute_size` (20 for several populations, none for
+            one). moments' closure for migration is inaccurate at small sample sizes: for an
+            isolation-with-migration history we measured errors of 49 % computing at n=4,
+            4.4 % at n=10 and 0.7 % at n=20, against n=40 (one population needs no closure).
         dt_fac : float, default=None
             moments' integration time-step factor (None: its default, 0.02); see
             :func:`moments_time_step`.
@@ -383,7 +389,7 @@ class DemographicModel(BaseEstimator):
         """
         sample_sizes = self.check_sample_sizes(sample_sizes)
         if min_compute_size is None:
-            min_compute_size = 20 if self.n_populations > 1 else 0
+            min_compute_size = self.default_min_compute_size
         compute_sizes = [max(n, int(min_compute_size)) for n in sample_sizes]
         with moments_time_step(dt_fac):
             fs = self._moments_sfs(params, compute_sizes)

@@ -12,13 +12,16 @@ import functools
 import os
 
 __all__ = ["load_default", "load_for", "SHIPPED", "DEFAULT_WEIGHTS", "MAINSPRING_WEIGHTS",
-           "SPLIT_MIGRATION_WEIGHTS"]
+           "SPLIT_MIGRATION_WEIGHTS", "YRI_CEU_WEIGHTS"]
 
 DEFAULT_WEIGHTS = os.path.join(os.path.dirname(__file__), "piecewise_constant_6_n100.pt")
 #: the ``small`` MainspringARGEstimator preset, built by ``train_mainspring``
 MAINSPRING_WEIGHTS = os.path.join(os.path.dirname(__file__), "mainspring_small.pt")
 #: the two-population SplitMigration emulator (20 x 20), built by ``train_split_migration``
 SPLIT_MIGRATION_WEIGHTS = os.path.join(os.path.dirname(__file__), "split_migration_n20.pt")
+#: the YRI_CEU emulator (Gutenkunst et al. 2009, 20 x 20, the family's default prior), built by
+#: ``train_family yri_ceu``
+YRI_CEU_WEIGHTS = os.path.join(os.path.dirname(__file__), "yri_ceu_n20.pt")
 
 
 @functools.lru_cache(maxsize=1)
@@ -50,6 +53,8 @@ SHIPPED = {
     "PiecewiseConstant": (DEFAULT_WEIGHTS, "python -m sfsestimators.pretrained.train_default"),
     "SplitMigration": (SPLIT_MIGRATION_WEIGHTS,
                        "python -m sfsestimators.pretrained.train_split_migration"),
+    "YRI_CEU": (YRI_CEU_WEIGHTS, "python -m sfsestimators.pretrained.train_family yri_ceu "
+                "--n-examples 5000 --output " + YRI_CEU_WEIGHTS),
 }
 
 

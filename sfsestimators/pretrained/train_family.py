@@ -14,7 +14,9 @@ out and their error is printed. The emulator need not be exact everywhere: the f
 sequential refinement corrects it with the teacher near the data's optimum.
 
 The shipped ``yri_ceu_n20.pt`` was built by
-``python -m sfsestimators.pretrained.train_family yri_ceu --n-examples 3000``.
+``python -m sfsestimators.pretrained.train_family yri_ceu --n-examples 5000
+--output sfsestimators/pretrained/yri_ceu_n20.pt`` (~5 min of teacher, ~3 min of training
+on 2 cores).
 """
 
 from __future__ import annotations

@@ -54,11 +54,14 @@ def _split_asym_mig_moments(params, ns):
 
 
 def _zigzag_moments(params, ns):
-    """Two exponential epochs written in moments' API."""
-    nu1, nu2, T1, T2 = params
+    """The 1_ZigZag_11_Sim benchmark's model as its authors wrote it in moments (5
+    exponential epochs, then a constant one)."""
+    nu = [1.0, *params[:5]]
+    t = params[5:]
     fs = moments.Spectrum(moments.LinearSystem_1D.steady_state_1D(ns[0]))
-    fs.integrate(lambda t: [nu1 ** (t / T1)], T1)
-    fs.integrate(lambda t: [nu1 * (nu2 / nu1) ** (t / T2)], T2)
+    for i in range(5):
+        fs.integrate(lambda s, a=nu[i], b=nu[i + 1], d=t[i]: [a * (b / a) ** (s / d)], t[i])
+    fs.integrate([nu[5]], t[5])
     return fs
 
 
@@ -84,7 +87,9 @@ def _yri_ceu_moments(params, ns):
          [8, 8]),
         (YRI_CEU(), (1.881, 0.071, 1.845, 0.911, 0.355, 0.111), _yri_ceu_moments, [8, 8]),
         (Growth(), (3.0, 0.2), moments.Demographics1D.growth, [20]),
-        (PiecewiseExponential(2), (0.1, 2.0, 0.2, 0.05), _zigzag_moments, [20]),
+        (PiecewiseExponential(5, final_constant=True),
+         (0.1, 1.0, 0.1, 1.0, 0.1, 1.789, 0.447, 0.112, 0.028, 0.007, 0.002),
+         _zigzag_moments, [20]),
         (SplitAsymmetricMigration(), (1.5, 0.5, 0.2, 2.0, 0.3), _split_asym_mig_moments,
          [8, 8]),
         (IsolationMigrationPre(), (2.0, 0.3, 0.3, 1.5, 0.5, 0.2, 2.0, 0.3),

@@ -282,14 +282,18 @@ class PiecewiseExponential(DemographicModel):
     """One population whose size changes exponentially within each of ``n_epochs`` epochs.
 
     Forward in time: from the ancestral size 1, the size moves exponentially to ``nu1`` over
-    ``T1``, then from ``nu1`` to ``nu2`` over ``T2``, ..., to ``nu{K}`` at the present: a
-    continuous, piecewise log-linear history (e.g. stdpopsim's ``Zigzag_1S14``, the
-    ``1_ZigZag_11_Sim`` benchmark's shape). Parameters ``nu1..nuK, T1..TK`` (sizes relative
-    to ``N_ref``, durations in ``2 * N_ref`` generations).
+    ``T1``, then from ``nu1`` to ``nu2`` over ``T2``, ..., to ``nu{K}``; with
+    ``final_constant=True`` it then stays at ``nu{K}`` for a last ``T{K+1}``. A continuous,
+    piecewise log-linear history: ``PiecewiseExponential(5, final_constant=True)`` is the
+    ZigZag model of Schiffels and Durbin (2014) as in the ``1_ZigZag_11_Sim`` benchmark
+    (parameters ``nu1..nu5, t1..t6``). Parameters ``nu1..nuK, T1..TK[, T{K+1}]`` (sizes
+    relative to ``N_ref``, durations in ``2 * N_ref`` generations).
 
     Parameters
     ----------
     n_epochs : int, default=2
+    final_constant : bool, default=False
+        Add a last epoch of constant size ``nu{K}`` (one more duration parameter).
     bounds : dict, default=None
         Overrides of the default bounds (sizes ``[1e-3, 100]``, durations ``[1e-4, 5]``).
 
@@ -301,23 +305,30 @@ class PiecewiseExponential(DemographicModel):
     ('nu1', 'nu2', 'T1', 'T2')
     >>> model.expected_sfs([0.1, 2.0, 0.2, 0.05], [10]).shape
     (11,)
+    >>> PiecewiseExponential(5, final_constant=True).n_params
+    11
     """
 
-    def __init__(self, n_epochs=2, *, bounds=None):
+    def __init__(self, n_epochs=2, *, final_constant=False, bounds=None):
         self.n_epochs = n_epochs
+        self.final_constant = final_constant
         self.bounds = bounds
 
     def _parameter_table(self):
         k = self.n_epochs
         if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
             raise ValueError(f"n_epochs is {k!r}; expected an integer >= 1.")
+        n_times = k + 1 if self.final_constant else k
         return ([(f"nu{i + 1}", *ONE_POP_SIZE_BOUNDS, "log") for i in range(k)]
-                + [(f"T{i + 1}", *TIME_BOUNDS, "log") for i in range(k)])
+                + [(f"T{i + 1}", *TIME_BOUNDS, "log") for i in range(n_times)])
 
     def _graph(self, p, N_ref):
+        k = int(self.n_epochs)
         epochs, start = [], N_ref
-        for i in range(1, int(self.n_epochs) + 1):
+        for i in range(1, k + 1):
             end = N_ref * p[f"nu{i}"]
             epochs.append((start, end, 2 * N_ref * p[f"T{i}"]))
             start = end
+        if self.final_constant:
+            epochs.append((start, start, 2 * N_ref * p[f"T{k + 1}"]))
         return _one_deme(N_ref, epochs)

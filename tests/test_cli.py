@@ -2,6 +2,7 @@
 errors."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -44,7 +45,8 @@ def test_fit_a_file_writes_every_output(capsys, tmp_path):
                           "1e6", "--generation-time", "25", "--refine", "12", "--n-jobs", "2",
                           "--out", out_dir)
     assert code == 0, err
-    assert "refinement: 13 teacher evaluations (0 failed), quadratic" in out
+    rounds = re.search(r"refinement: (\d+) rounds, (\d+) teacher evaluations \(0 failed\)", out)
+    assert rounds and int(rounds.group(2)) <= 12, out
     record = json.loads((out_dir / "params.json").read_text())
     names = [p["parameter"] for p in record["parameters"]]
     assert names == ["nu1", "T1"] and record["N_ref"] > 0

@@ -124,6 +124,7 @@ def test_refinement_corrects_the_emulator_near_the_fit(emulator, observed):
     last = history[-1]
     assert abs(last["gain"]) < 0.1 and last["predicted_gain"] < 0.1
     assert last["emulator_error"] < 0.1
+    assert "refinement: " in refined.summary() and " emu error " in refined.summary()
     # exact all the way: the refined optimum is no worse than the best start's, and as good
     # as the sequential Nelder-Mead polish of the exact likelihood
     assert refined.log_likelihood_ >= refined.log_likelihood_emulator_start_exact_

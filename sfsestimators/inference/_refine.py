@@ -11,7 +11,7 @@ import torch
 from .._scales import safe_log
 from ._optimize import lbfgs
 
-__all__ = ["LocalCorrection", "RefinementReport", "refine"]
+__all__ = ["LocalCorrection", "RefinementReport", "refine", "history_table"]
 
 
 class LocalCorrection:
@@ -93,15 +93,20 @@ class RefinementReport:
 
     def history_table(self):
         """The history as aligned text (one line per round)."""
-        head = (f"{'round':>5} {'teacher':>8} {'exact LL':>12} {'gain':>9} {'predicted':>9} "
-                f"{'emu error':>9} {'radius':>7} {'step':>5}")
-        lines = [head, "-" * len(head)]
-        for h in self.history:
-            lines.append(
-                f"{h['round']:>5} {h['teacher_calls']:>8} {h['exact_loglik']:>12.3f} "
-                f"{h['gain']:>9.3f} {h['predicted_gain']:>9.3f} {h['emulator_error']:>9.3f} "
-                f"{h['radius']:>7.3g} {'yes' if h['accepted'] else 'no':>5}")
-        return "\n".join(lines)
+        return history_table(self.history)
+
+
+def history_table(history):
+    """A refinement history (:attr:`RefinementReport.history`) as aligned text."""
+    head = (f"{'round':>5} {'teacher':>8} {'exact LL':>12} {'gain':>9} {'predicted':>9} "
+            f"{'emu error':>9} {'radius':>7} {'step':>5}")
+    lines = [head, "-" * len(head)]
+    for h in history:
+        lines.append(
+            f"{h['round']:>5} {h['teacher_calls']:>8} {h['exact_loglik']:>12.3f} "
+            f"{h['gain']:>9.3f} {h['predicted_gain']:>9.3f} {h['emulator_error']:>9.3f} "
+            f"{h['radius']:>7.3g} {'yes' if h['accepted'] else 'no':>5}")
+    return "\n".join(lines)
 
 
 def _design_cholesky(info, lo, hi):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ._refine import history_table
+
 __all__ = ["summary_text"]
 
 
@@ -32,7 +34,8 @@ def summary_text(est):
                      f"evaluations ({r['n_failed']} failed), "
                      f"{'converged' if r['converged'] else 'stopped by its budget'}, last "
                      f"correction {'quadratic' if r['quadratic'] else 'linear'}, exact "
-                     f"log-likelihood {r['loglik_refined']:.3f}")
+                     f"log-likelihood {r['loglik_refined']:.3f}:")
+        lines += ["  " + line for line in history_table(r["history"]).splitlines()]
     if len(est.selection_) > 1:
         lines.append("model selection (AIC on the exact likelihood):")
         for row in est.selection_:

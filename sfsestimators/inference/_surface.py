@@ -223,7 +223,7 @@ class LikelihoodSurface:
         try:  # p forward passes instead of one backward pass per spectrum entry
             jac = torch.autograd.functional.jacobian(probs, u_hat, vectorize=True,
                                                      strategy="forward-mode")
-        except (RuntimeError, NotImplementedError):  # an op without forward-mode AD
-            jac = torch.autograd.functional.jacobian(probs, u_hat, vectorize=True)
+        except (RuntimeError, NotImplementedError):  # an op without forward-mode AD or vmap
+            jac = torch.autograd.functional.jacobian(probs, u_hat)
         jac = jac.detach()
         return (float(np.ma.sum(sfs)) * jac.T @ (jac / p_hat[:, None])).numpy()

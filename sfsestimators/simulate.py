@@ -193,14 +193,24 @@ def extract_targets(ts, window_size, *, history=None, time_grid=TIME_GRID):
 
 
 def simulate_item(seed, n_haplotypes, sequence_length, window_size, mutation_rate,
-                  recombination_rate, prior):
+                  recombination_rate, prior, rate_range=None):
     """One training item: a size history from the prior (``prior`` holds keyword arguments
-    of :func:`sample_size_history`), its simulation and the tskit targets, from ``seed``."""
+    of :func:`sample_size_history`), its simulation and the tskit targets, from ``seed``.
+
+    ``rate_range=(low, high)``: the mutation and the recombination rate are each multiplied
+    by an independent log-uniform factor in ``[low, high]`` (so their ratio varies too); the
+    item's ``mutation_rate`` records the one used."""
     rng = np.random.RandomState(seed)
     history = sample_size_history(rng, **prior)
+    if rate_range is not None:
+        low, high = np.log(rate_range[0]), np.log(rate_range[1])
+        mutation_rate = mutation_rate * float(np.exp(rng.uniform(low, high)))
+        recombination_rate = recombination_rate * float(np.exp(rng.uniform(low, high)))
     ts = simulate(history, n_haplotypes, sequence_length, mutation_rate=mutation_rate,
                   recombination_rate=recombination_rate, random_state=rng)
-    return extract_targets(ts, window_size, history=history)
+    item = extract_targets(ts, window_size, history=history)
+    item["mutation_rate"] = mutation_rate
+    return item
 
 
 def simulate_training_set(n, *, n_haplotypes=20, sequence_length=1e6, window_size=2e4,

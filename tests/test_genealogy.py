@@ -377,3 +377,20 @@ def test_accessibility_mask_from_bed(fitted, held_out, tmp_path):
         fitted.predict(ts, accessible=bed)
     with pytest.raises(ValueError, match="accessible intervals overlap"):
         fitted.predict(ts, accessible=[[0, 10], [5, 20]])
+
+
+def test_training_over_a_prior_of_rates():
+    """rate_range draws each simulation's mutation and recombination rates, and the network
+    reads each at its own rate; a bad range is a clear error."""
+    from sfsestimators.genealogy._data import _Source
+
+    source = _Source((8, 2e4, 2000.0, 1e-8, 1e-8, {}, (0.25, 4.0)))
+    rates = np.array([item["mutation_rate"] for item in source.items([0, 1], 6)])
+    assert np.all((rates >= 0.25e-8) & (rates <= 4e-8)) and len(set(rates)) == 6
+    nominal = _Source((8, 2e4, 2000.0, 1e-8, 1e-8, {}, None)).items([0, 1], 2)
+    assert [item["mutation_rate"] for item in nominal] == [1e-8, 1e-8]
+    est = _tiny(rate_range=(0.5, 2.0)).fit()
+    losses = [b["train_loss"] for row in est.history_ for b in row["batches"]]
+    assert np.all(np.isfinite(losses))
+    with pytest.raises(ValueError, match="rate_range is \\(2, 1\\); expected None or"):
+        _tiny(rate_range=(2, 1)).fit()

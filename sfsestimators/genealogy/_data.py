@@ -23,8 +23,10 @@ def make_batch(items, mutation_rate, triplet):
     network inputs ``x`` (pairs, channels, windows) and ``shift`` (pairs,), and targets."""
     feats, targets, shifts = [], [], []
     for item in items:
+        # an item simulated at its own rate is read at it, as predict(mutation_rate=) would
         f, shift, pairs = pair_features(item["genotypes"], item["positions"], item["windows"],
-                                        mutation_rate, triplet=triplet)
+                                        item.get("mutation_rate", mutation_rate),
+                                        triplet=triplet)
         t = np.log(np.maximum(item["tmrca"][:, pairs[:, 0], pairs[:, 1]].T, 1e-3))
         feats.append(f)
         targets.append(t.astype(np.float32))
@@ -38,7 +40,8 @@ class _Source:
     """Where the items come from: fresh msprime simulations, or given tree sequences."""
 
     def __init__(self, simulation, tree_sequences=None, window_size=None):
-        self.simulation = simulation  # (n_haplotypes, length, window, mu, rho, prior)
+        # (n_haplotypes, length, window, mu, rho, prior, rate_range)
+        self.simulation = simulation
         self.data = None
         if tree_sequences is not None:
             self.data = [extract_targets(ts, window_size) for ts in tree_sequences]

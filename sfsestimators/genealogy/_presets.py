@@ -11,6 +11,7 @@ The dependency graph (base -> preset)::
     (scratch) -> small (= broad)        the shipped one: 1-7 epoch histories, 2 kb windows
     (scratch) -> narrow                 constant N_e only
     small     -> broad_w500             500 bp windows, adapters on the small backbone
+    small     -> broad_rates            mutation and recombination rates 0.25-4x nominal
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ PRESETS_TRAINING = {
     "broad_w500": (dict(preset="small", features="triplet", window_size=500.0,
                         train_length=1e5, adapter=8, **_RATES), 1000, "small",
                    "500 bp windows: bottleneck adapters on the frozen small backbone"),
+    "broad_rates": (dict(preset="small", features="triplet", rate_range=(0.25, 4.0),
+                         adapter=8, **_RATES), 1000, "small",
+                    "rates 0.25-4x nominal (mu and r drawn independently): adapters on the "
+                    "frozen small backbone"),
 }
 _ALIASES = {"broad": "small"}
 

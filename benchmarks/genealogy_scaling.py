@@ -1,7 +1,7 @@
 """Mainspring at real sizes: time, peak memory and accuracy against tsinfer + tsdate.
 
 Run: python benchmarks/genealogy_scaling.py [--haplotypes 20 50 100 200] [--lengths 1 5 20]
-         [--rates]
+         [--rates] [--preset small]
 
 Each run is its own process (peak RSS is per process): msprime simulates constant Ne = 2e4,
 mu = 1.29e-8, r = 1e-8 (not timed), both methods warm up on a tiny data set (tsdate compiles
@@ -11,7 +11,9 @@ largest sample). Targets: at 100 haplotypes x 5 Mb peak RSS < 2 GB and time with
 tsinfer + tsdate; at 200 haplotypes no worse than 3x. ``--rates``: data simulated at 0.5x,
 1x and 2x the nominal mutation rate, each method told the true rate. ``--missing 0.05 0.2``:
 those fractions of the genotypes missing at random, the same masked data for both (tsinfer
-takes the missing calls as such).
+takes the missing calls as such). ``--preset broad_rates``: our network is that preset (e.g.
+the one trained over a prior of rates, ``sfsestimators train-genealogy --preset
+broad_rates``) instead of the shipped ``small``.
 Needs the `benchmark` extra (tsinfer, tsdate).
 """
 
@@ -34,7 +36,7 @@ def _masked(ts, fraction, seed):
     return g, ts.tables.sites.position
 
 
-def child(method, n, length, mu, seed, missing=0.0):
+def child(method, n, length, mu, seed, missing=0.0, preset="small"):
     from sfsestimators import MainspringARGEstimator
     from sfsestimators.simulate import SizeHistory, extract_targets, simulate
 
@@ -51,7 +53,7 @@ def child(method, n, length, mu, seed, missing=0.0):
     if method == "ours":
         import warnings
 
-        est = MainspringARGEstimator.pretrained(device="cpu")
+        est = MainspringARGEstimator.pretrained(preset, device="cpu")
         est.predict(tiny, mutation_rate=mu)
         start = time.perf_counter()
         with warnings.catch_warnings():
@@ -90,10 +92,10 @@ def child(method, n, length, mu, seed, missing=0.0):
     print(json.dumps({"wall": wall, "rss_gb": rss, "mse": mse, "sites": ts.num_sites}))
 
 
-def run(method, n, length, mu, seed, missing=0.0):
+def run(method, n, length, mu, seed, missing=0.0, preset="small"):
     out = subprocess.run([sys.executable, __file__, "--child", method, "--n", str(n),
                           "--length", str(length), "--mu", str(mu), "--seed", str(seed),
-                          "--missing", str(missing)],
+                          "--missing", str(missing), "--preset", preset],
                          capture_output=True, text=True)
     if out.returncode:
         return {"error": out.stderr.strip().splitlines()[-1][:60]}
@@ -108,6 +110,7 @@ def main():
     parser.add_argument("--rates", action="store_true")
     parser.add_argument("--missing", type=float, nargs="*", default=None,
                         help="fractions of genotypes set missing at random (50 x 1 Mb rows)")
+    parser.add_argument("--preset", default="small")
     parser.add_argument("--child", default=None)
     parser.add_argument("--n", type=int)
     parser.add_argument("--length", type=float)
@@ -116,7 +119,7 @@ def main():
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.n, args.length, args.mu, args.seed,
-                     args.missing[0] if args.missing else 0.0)
+                     args.missing[0] if args.missing else 0.0, args.preset)
     head = (f"{'haps':>5} {'Mb':>4} {'sites':>7} {'s ours':>8} {'s tsi+tsd':>10} "
             f"{'time ratio':>11} {'GB ours':>8} {'GB tsi+tsd':>11} {'MSE ours':>9} "
             f"{'MSE tsi+tsd':>12}")
@@ -131,7 +134,7 @@ def main():
     print("-" * len(head))
     for n, mb, factor in configs:
         rate, missing = (MU, factor) if args.missing else (MU * factor, 0.0)
-        ours = run("ours", n, mb * 1e6, rate, args.seed, missing)
+        ours = run("ours", n, mb * 1e6, rate, args.seed, missing, args.preset)
         theirs = run("tsinfer", n, mb * 1e6, rate, args.seed, missing)
         if "error" in ours or "error" in theirs:
             print(f"{n:>5} {mb:>4g} error: {ours.get('error', '')} {theirs.get('error', '')}")

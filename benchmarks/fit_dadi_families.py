@@ -64,6 +64,10 @@ def moments_best(model, data, n_starts, seed=0):
     return best[0], best[1], n_eval
 
 
+def _fit_warnings(caught):
+    return [str(w.message)[:90] for w in caught if w.category.__name__ == "FitWarning"]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", required=True)
@@ -94,7 +98,7 @@ def main():
             f"{r['n_evaluations']:>7} {t_ours:>7.1f} {t_m:>9.1f} {n_eval:>8}")
         print(f"{name}: ours {[round(v, 4) for v in fit.params_.values()]}; moments "
               f"{[round(v, 4) for v in p_m]}; truth {truth}; refinement rounds "
-              f"{len(r['history'])}; warnings: {[str(w.message)[:90] for w in caught]}")
+              f"{len(r['history'])}; fit warnings: {_fit_warnings(caught)}")
     head = (f"{'data':<16} {'published':>10} {'at truth':>10} {'ours':>10} {'moments':>10} "
             f"{'d pub':>7} {'d mom':>7} {'exact':>6} {'refine':>7} {'ours s':>7} "
             f"{'moments s':>9} {'evals':>8}")

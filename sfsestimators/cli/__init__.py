@@ -126,7 +126,8 @@ def build_parser():
 
     tg = sub.add_parser("train-genealogy", help="build a named Mainspring preset (resumable)")
     tg.add_argument("--preset", required=True,
-                    help="small, narrow or broad_w500 (see MainspringARGEstimator.available())")
+                    help="small, narrow, broad_w500 or broad_rates (see "
+                         "MainspringARGEstimator.available())")
     tg.add_argument("--checkpoint", default=None,
                     help="start from these weights (a preset name or a file) instead of the "
                          "preset's base")

@@ -154,6 +154,16 @@ def _effective_size(design, u_c, chol, bandwidth):
     return weight.sum() ** 2 / (weight ** 2).sum()
 
 
+def _stalled(history, tol_gain, rounds=3):
+    """The last ``rounds`` rounds together gained less than ``tol_gain`` exactly, each
+    predicted to gain less: on large data the corrected emulator may stay more than
+    ``tol_error`` off in absolute terms while the optimum no longer moves."""
+    last = history[-rounds:]
+    return len(last) == rounds and all(h["predicted_gain"] < tol_gain for h in last) and (
+        last[-1]["exact_loglik"] - history[-rounds]["exact_loglik"] + last[0]["gain"]
+        < tol_gain)
+
+
 def _trust_step(corrected, transform, u_c, chol, radius, max_iter):
     """The corrected emulator's optimum within ``radius`` (whitened) of ``u_c``:
     ``u = u_c + L radius v / sqrt(1 + |v|^2)`` over unconstrained ``v``, within the bounds."""
@@ -175,7 +185,7 @@ def _trust_step(corrected, transform, u_c, chol, radius, max_iter):
     return u_new.numpy(), ll_new - ll_c, ll_new, norm
 
 
-def refine(surface, exact, theta, rng, *, max_evaluations, radius=2.0, max_radius=64.0,
+def refine(surface, exact, theta, rng, *, max_evaluations, radius=2.0, max_radius=1024.0,
            tol_gain=0.1, tol_error=0.1, max_iter=200, callback=None):
     """Sequential trust-region refinement of the fit with the exact teacher.
 
@@ -191,8 +201,10 @@ def refine(surface, exact, theta, rng, *, max_evaluations, radius=2.0, max_radiu
     log-likelihood improves; ``radius`` doubles (up to ``max_radius``) when the exact gain is
     at least 3/4 of the predicted one and the step reached the boundary, and halves when it
     is below 1/4. It stops when a step was predicted to gain less than ``tol_gain``, gained
-    less than that exactly, and the corrected emulator was within ``tol_error`` there; or
-    when ``max_evaluations`` teacher calls are spent.
+    less than that exactly, and the corrected emulator was within ``tol_error`` there (or
+    the last three rounds together gained less than ``tol_gain``, each predicted to: the
+    optimum no longer moves, on data so large that the corrected emulator stays more than
+    ``tol_error`` off); or when ``max_evaluations`` teacher calls are spent.
 
     Parameters
     ----------
@@ -264,8 +276,8 @@ def refine(surface, exact, theta, rng, *, max_evaluations, radius=2.0, max_radiu
         history.append(row)
         if callback is not None:
             callback(row)
-        if n_round > 1 and abs(gain) < tol_gain and predicted < tol_gain \
-                and error < tol_error:
+        if n_round > 1 and abs(gain) < tol_gain and predicted < tol_gain and (
+                error < tol_error or _stalled(history, tol_gain)):
             converged = True
             break
         if len(design) < d + 2 or radius < 1e-3 or n_used >= max_evaluations:

@@ -405,6 +405,21 @@ CASES = [
          "error", ValueError, "no segregating site"),
     Case("mainspring", "corrupted checkpoint", _mainspring_checkpoint_corrupt, "error",
          ValueError, "not a readable MainspringARGEstimator file"),
+    Case("mainspring", "BED line without an end", lambda: mainspring().predict(
+        sample_ts(), accessible=_file("b1.bed", "chr1\t0\n")), "error", ValueError,
+        "expected 'chrom start end' with integer start and end"),
+    Case("mainspring", "BED of two chromosomes", lambda: mainspring().predict(
+        sample_ts(), accessible=_file("b2.bed", "chr1\t0\t10\nchr2\t0\t10\n")), "error",
+        ValueError, "pass chrom= to pick one"),
+    Case("mainspring", "overlapping accessible intervals", lambda: mainspring().predict(
+        sample_ts(), accessible=[[0, 10], [5, 20]]), "error", ValueError,
+        "accessible intervals overlap"),
+    Case("mainspring", "dark windows", lambda: mainspring().predict(
+        sample_ts(), accessible=[[0, 5000]]), "warn", UserWarning,
+        "windows are (almost) inaccessible"),
+    Case("mainspring", "rate_range reversed", lambda: MainspringARGEstimator(
+        rate_range=(4, 0.25), max_steps=1).fit(), "error", ValueError,
+        "rate_range is (4, 0.25); expected None or (low, high)"),
     Case("mainspring", "checked genotypes helper", lambda: as_genotypes(
         (np.array([[0, 1]]), np.array([5.0])), sequence_length=3.0), "error", ValueError,
         "expected 0 <= position < sequence_length = 3"),

@@ -28,7 +28,7 @@ import time
 import warnings
 
 import moments
-import numpy as np
+from fit_real_data import fit_warnings, moments_fit
 
 from sfsestimators import DemographyFitter, NeuralSFSRegressor, read_sfs
 from sfsestimators.models import PiecewiseExponential, SplitAsymmetricMigration
@@ -42,30 +42,6 @@ ROWS = [
      os.path.join("bench_out", "piecewise_exponential", "zigzag_n20.pt"),
      [0.1, 1.0, 0.1, 1.0, 0.1, 1.789, 0.447, 0.112, 0.028, 0.007, 0.002]),
 ]
-
-
-def moments_best(model, data, n_starts, seed=0):
-    ns = list(data.sample_sizes)
-    best, n_eval = (-np.inf, None), 0
-
-    def func(p, ns_):
-        nonlocal n_eval
-        n_eval += 1
-        return model.expected_sfs(p, ns_)
-
-    for p0 in model.sample_prior(n_starts, random_state=seed):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            popt = moments.Inference.optimize_log_fmin(
-                p0, data, func, lower_bound=model.lower_bound, upper_bound=model.upper_bound,
-                multinom=True, maxiter=400, verbose=0)
-        ll = moments.Inference.ll_multinom(model.expected_sfs(popt, ns), data)
-        best = max(best, (ll, list(popt)), key=lambda x: x[0])
-    return best[0], best[1], n_eval
-
-
-def _fit_warnings(caught):
-    return [str(w.message)[:90] for w in caught if w.category.__name__ == "FitWarning"]
 
 
 def main():
@@ -88,7 +64,8 @@ def main():
             fit = DemographyFitter(emulator, model=model, random_state=0).fit(data)
         t_ours = time.perf_counter() - t0
         t0 = time.perf_counter()
-        ll_m, p_m, n_eval = moments_best(model, data, args.moments_starts)
+        starts = model.sample_prior(args.moments_starts, random_state=0)
+        ll_m, p_m, n_eval = moments_fit(model, data, starts, 400)
         t_m = time.perf_counter() - t0
         r = fit.refinement_ or {"n_evaluations": 0, "history": []}
         lines.append(
@@ -98,7 +75,7 @@ def main():
             f"{r['n_evaluations']:>7} {t_ours:>7.1f} {t_m:>9.1f} {n_eval:>8}")
         print(f"{name}: ours {[round(v, 4) for v in fit.params_.values()]}; moments "
               f"{[round(v, 4) for v in p_m]}; truth {truth}; refinement rounds "
-              f"{len(r['history'])}; fit warnings: {_fit_warnings(caught)}")
+              f"{len(r['history'])}; fit warnings: {fit_warnings(caught)}")
     head = (f"{'data':<16} {'published':>10} {'at truth':>10} {'ours':>10} {'moments':>10} "
             f"{'d pub':>7} {'d mom':>7} {'exact':>6} {'refine':>7} {'ours s':>7} "
             f"{'moments s':>9} {'evals':>8}")

@@ -72,6 +72,11 @@ def moments_fit(model, data, starts, maxiter, trace=None, dt_fac=None):
     return best[0], best[1], n_eval
 
 
+def fit_warnings(caught):
+    """The FitWarnings among recorded warnings, each message cut to 90 characters."""
+    return [str(w.message)[:90] for w in caught if w.category.__name__ == "FitWarning"]
+
+
 def moments_trace_best(trace, seconds):
     """moments' best log-likelihood within ``seconds`` (nan before its first evaluation)."""
     within = [ll for t, ll in trace if t <= seconds]

@@ -23,9 +23,8 @@ import os
 import time
 import warnings
 
-import moments
 import msprime
-import numpy as np
+from fit_real_data import fit_warnings, moments_fit
 
 from sfsestimators import DemographyFitter, NeuralSFSRegressor, read_sfs, sfs_from_tree_sequence
 from sfsestimators.models import YRI_CEU, SplitAsymmetricMigration, SplitMigration
@@ -53,25 +52,6 @@ def simulate_spectrum(model, params, length, seed):
     return project(fs, [8, 8])
 
 
-def moments_best(model, data, n_starts, seed):
-    ns = list(data.sample_sizes)
-    best = (-np.inf, None)
-    for p0 in model.sample_prior(n_starts, random_state=seed):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            popt = moments.Inference.optimize_log_fmin(
-                p0, data, lambda p, ns: model.expected_sfs(p, ns),
-                lower_bound=model.lower_bound, upper_bound=model.upper_bound, multinom=True,
-                maxiter=400, verbose=0)
-        ll = moments.Inference.ll_multinom(model.expected_sfs(popt, ns), data)
-        best = max(best, (ll, list(popt)), key=lambda x: x[0])
-    return best
-
-
-def _fit_warnings(caught):
-    return [str(w.message)[:90] for w in caught if w.category.__name__ == "FitWarning"]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, default=20261201)
@@ -96,7 +76,8 @@ def main():
             fit = DemographyFitter(predictor, model=model, random_state=0).fit(data)
         t_ours = time.perf_counter() - t0
         t0 = time.perf_counter()
-        ll_m, p_m = moments_best(model, data, args.moments_starts, args.seed)
+        ll_m, p_m, _ = moments_fit(
+            model, data, model.sample_prior(args.moments_starts, random_state=args.seed), 400)
         t_m = time.perf_counter() - t0
         refined = fit.refinement_["n_evaluations"] if fit.refinement_ else 0
         lines.append(
@@ -105,7 +86,7 @@ def main():
             f"{t_ours:>7.1f} {t_m:>9.1f} {t_m / t_ours:>6.1f}")
         print(f"{name}: truth {truth}; ours {[round(v, 4) for v in fit.params_.values()]}; "
               f"moments {[round(v, 4) for v in p_m]}; "
-              f"fit warnings: {_fit_warnings(caught)}")
+              f"fit warnings: {fit_warnings(caught)}")
     head = (f"{'family':<25} {'SNPs':>7} {'ours LL':>10} {'moments':>10} {'d':>7} "
             f"{'exact':>6} {'refine':>7} {'ours s':>7} {'moments s':>9} {'ratio':>6}")
     print(head)

@@ -68,8 +68,9 @@ def window_divergence(genotypes, positions, windows, mutation_rate, accessible=N
         local[w] = np.log((d + 0.5) / (2 * mutation_rate * length[w]))
     total = np.log((diff_total + 0.5) / (2 * mutation_rate * length[~dark].sum()))
     local[dark] = total
-    seg = np.where(dark, np.median(seg[~dark] * (full / length)[~dark]) if (~dark).any()
-                   else seg, seg * full / length)
+    seg = seg * full / length  # per window length (dark windows: length is full already)
+    if dark.any() and (~dark).any():
+        seg[dark] = np.median(seg[~dark])
     iu = np.triu_indices(n, 1)
     window_mean = np.array([lw[iu].mean() for lw in local]) if n > 1 else np.zeros(n_windows)
     diag = np.arange(n)

@@ -114,7 +114,7 @@ class GenealogyPrediction(NamedTuple):
                 a, b = int(a), int(b)
                 sd = float(sd_w[np.ix_(members[a], members[b])].mean())
                 members.append(members[a] + members[b])
-                key = frozenset((keys[int(a)], keys[int(b)]))
+                key = frozenset((keys[a], keys[b]))
                 if not merge or key not in active:
                     runs += 1
                     node = (key, runs)
@@ -122,8 +122,7 @@ class GenealogyPrediction(NamedTuple):
                     node = active[key]
                 now[key] = node
                 nodes.setdefault(node, []).append((float(height), right - left, sd))
-                edges += [(left, right, node, _node_of(now, keys[int(c)]))
-                          for c in (a, b)]
+                edges += [(left, right, node, _node_of(now, keys[c])) for c in (a, b)]
                 keys.append(key)
             active = now
         tables.nodes.metadata_schema = tskit.MetadataSchema.permissive_json()

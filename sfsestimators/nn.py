@@ -344,16 +344,20 @@ class PairConvNet(nn.Module):
                                       for i in range(n_blocks)])
         self.out = nn.Conv1d(width, 2, 1)
 
-    def forward(self, x, shift=None):
+    def forward(self, x, shift=None, hidden=False):
         """Mean and log sd of ln TMRCA, each (n_pairs, n_windows); ``shift`` (n_pairs,), the
         features' offset (:func:`~sfsestimators.genealogy.pair_features`), is added back to
-        the mean."""
+        the mean. ``hidden=True``: also the last block's activations summed over pairs and
+        windows, (width,) (what the N_e(t) decoder pools)."""
         h = self.inp(x)
         if self.adapters is None:
             h = self.blocks(h)
         else:
             for block, adapter in zip(self.blocks, self.adapters):
                 h = adapter(block(h))
+        pooled = h.sum(dim=(0, 2)) if hidden else None
         h = self.out(h)
         mean = h[:, 0] if shift is None else h[:, 0] + shift.to(h.dtype)[:, None]
+        if hidden:
+            return mean, h[:, 1].clamp(-5, 3), pooled
         return mean, h[:, 1].clamp(-5, 3)

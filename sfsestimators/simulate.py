@@ -76,17 +76,24 @@ class SizeHistory(NamedTuple):
 
 
 def sample_size_history(random_state=None, *, max_epochs=7, size_range=(1e2, 1e5),
-                        mean_epoch_time=1e4):
-    """Draw a history: 1..``max_epochs`` epochs, sizes 10^U(log10 range), exponential times.
+                        mean_epoch_time=1e4, time_range=None, min_epochs=1):
+    """Draw a history: 1..``max_epochs`` epochs, sizes 10^U(log10 range), exponential times
+    (or log-uniform change times with ``time_range``).
 
     Parameters
     ----------
     random_state : int, RandomState instance or None
     max_epochs : int, default=7
+    min_epochs : int, default=1
+        The number of epochs is uniform on ``min_epochs..max_epochs``.
     size_range : (float, float), default=(1e2, 1e5)
         Sizes are log-uniform in this range.
     mean_epoch_time : float, default=1e4
         Mean of the exponential durations (generations) of the epochs before the oldest.
+    time_range : (float, float) or None, default=None
+        If given, the change times are instead drawn log-uniform in this range (generations)
+        and sorted: recent changes are as likely per log unit of time as old ones (the prior
+        of the N_e(t) decoder).
 
     Returns
     -------
@@ -100,10 +107,14 @@ def sample_size_history(random_state=None, *, max_epochs=7, size_range=(1e2, 1e5
     True
     """
     rng = check_random_state(random_state)
-    k = int(rng.randint(1, max_epochs + 1))
+    k = int(rng.randint(min_epochs, max_epochs + 1))
     lo, hi = np.log10(size_range[0]), np.log10(size_range[1])
     sizes = 10 ** rng.uniform(lo, hi, size=k)
-    start_times = np.concatenate([[0.0], np.cumsum(rng.exponential(mean_epoch_time, k - 1))])
+    if time_range is None:
+        changes = np.cumsum(rng.exponential(mean_epoch_time, k - 1))
+    else:
+        changes = np.sort(10 ** rng.uniform(*np.log10(time_range), size=k - 1))
+    start_times = np.concatenate([[0.0], changes])
     return SizeHistory(start_times, sizes)
 
 
@@ -192,24 +203,75 @@ def extract_targets(ts, window_size, *, history=None, time_grid=TIME_GRID):
     return out
 
 
+#: data the coalescent prior does not generate (the robustness phase of the curriculum)
+SCENARIOS = ("sweep", "migration")
+
+
+def _scenario_simulation(scenario, history, n_haplotypes, sequence_length, mutation_rate,
+                         recombination_rate, rng):
+    """A tree sequence of one robustness scenario: ``"sweep"``, a hard selective sweep
+    (``msprime.SweepGenicSelection``, s log-uniform in 0.005-0.1) at the middle of the
+    sequence that ended just now, in a population of the history's present size, then the
+    history; ``"migration"``, the samples from one of two populations (sizes of the history's
+    present epoch and another prior draw) exchanging 10^U(-5, -3) migrants per generation
+    since their split an exponential (mean 1e4) number of generations ago from an ancestor
+    of the history's oldest size."""
+    if scenario == "sweep":
+        n_now = float(history.sizes[0])
+        sweep = msprime.SweepGenicSelection(
+            position=sequence_length / 2, start_frequency=1.0 / (2 * n_now),
+            end_frequency=1.0 - 1.0 / (2 * n_now), s=float(10 ** rng.uniform(-2.3, -1)),
+            dt=1e-6)
+        ts = msprime.sim_ancestry(
+            samples=n_haplotypes // 2, population_size=n_now, sequence_length=sequence_length,
+            recombination_rate=recombination_rate, model=[sweep, msprime.StandardCoalescent()],
+            random_seed=_seed(rng))
+    elif scenario == "migration":
+        d = msprime.Demography()
+        d.add_population(name="B", initial_size=float(10 ** rng.uniform(3, 5)))
+        d.add_population(name="ANC", initial_size=float(history.sizes[-1]))
+        d.add_population(name="A", initial_size=float(history.sizes[0]))
+        d.set_symmetric_migration_rate(["A", "B"], float(10 ** rng.uniform(-5, -3)))
+        d.add_population_split(time=float(rng.exponential(1e4)) + 1.0, derived=["A", "B"],
+                               ancestral="ANC")
+        ts = msprime.sim_ancestry(samples={"A": n_haplotypes // 2}, demography=d,
+                                  sequence_length=sequence_length,
+                                  recombination_rate=recombination_rate, random_seed=_seed(rng))
+    else:
+        raise ValueError(f"scenario is {scenario!r}; expected one of {SCENARIOS}.")
+    return msprime.sim_mutations(ts, rate=mutation_rate, random_seed=_seed(rng),
+                                 model=msprime.BinaryMutationModel())
+
+
 def simulate_item(seed, n_haplotypes, sequence_length, window_size, mutation_rate,
-                  recombination_rate, prior, rate_range=None):
+                  recombination_rate, prior, rate_range=None, scenarios=()):
     """One training item: a size history from the prior (``prior`` holds keyword arguments
     of :func:`sample_size_history`), its simulation and the tskit targets, from ``seed``.
 
     ``rate_range=(low, high)``: the mutation and the recombination rate are each multiplied
     by an independent log-uniform factor in ``[low, high]`` (so their ratio varies too); the
-    item's ``mutation_rate`` records the one used."""
+    item's ``mutation_rate`` records the one used. ``scenarios`` (names of
+    :data:`SCENARIOS`): each item is, with equal probability, the plain size history or one
+    of these scenarios built from it."""
     rng = np.random.RandomState(seed)
     history = sample_size_history(rng, **prior)
     if rate_range is not None:
         low, high = np.log(rate_range[0]), np.log(rate_range[1])
         mutation_rate = mutation_rate * float(np.exp(rng.uniform(low, high)))
         recombination_rate = recombination_rate * float(np.exp(rng.uniform(low, high)))
-    ts = simulate(history, n_haplotypes, sequence_length, mutation_rate=mutation_rate,
-                  recombination_rate=recombination_rate, random_state=rng)
+    scenario = None
+    if scenarios:
+        pick = int(rng.randint(len(scenarios) + 1))
+        scenario = None if pick == len(scenarios) else scenarios[pick]
+    if scenario is None:
+        ts = simulate(history, n_haplotypes, sequence_length, mutation_rate=mutation_rate,
+                      recombination_rate=recombination_rate, random_state=rng)
+    else:
+        ts = _scenario_simulation(scenario, history, n_haplotypes, sequence_length,
+                                  mutation_rate, recombination_rate, rng)
     item = extract_targets(ts, window_size, history=history)
     item["mutation_rate"] = mutation_rate
+    item["scenario"] = scenario or "coalescent"
     return item
 
 

@@ -92,3 +92,66 @@ def test_the_predicted_genealogy_implies_the_data_sfs():
     assert implied.shape == observed.shape and implied[0] == implied[-1] == 0
     assert 0.5 < implied.sum() / observed.sum() < 2  # the predicted times carry the diversity
     assert np.isfinite(float(sfs_chi2(implied, observed)))
+
+
+def test_weighted_times_equal_repeated_times(rng):
+    times = rng.exponential(2e4, size=500)
+    weights = rng.integers(1, 4, size=500)
+    np.testing.assert_allclose(ne_from_times(times, weights=weights),
+                               ne_from_times(np.repeat(times, weights)), rtol=1e-6)
+
+
+def test_summaries_pool_by_addition():
+    """Chromosomes' decoder summaries add up; the SFS is moments' projection to 20."""
+    import moments
+
+    from sfsestimators import MainspringARGEstimator, sfs_from_tree_sequence
+    from sfsestimators.genealogy import NE_SFS_SIZE
+    from sfsestimators.simulate import SizeHistory, simulate
+
+    est = MainspringARGEstimator.pretrained(device="cpu")
+    h = SizeHistory([0.0], [1e4])
+    ts1, ts2 = (simulate(h, 24, 1e5, mutation_rate=1.29e-8, random_state=s) for s in (1, 2))
+    s1, s2 = (est.ne_summary(ts, mutation_rate=1.29e-8) for ts in (ts1, ts2))
+    both = sum([s1, s2])
+    assert both.n_pair_windows == s1.n_pair_windows + s2.n_pair_windows == 2 * 276 * 50
+    assert both.time_counts.sum() == both.n_pair_windows
+    np.testing.assert_allclose(both.mu_length, 2 * 1.29e-8 * 1e5)
+    expected = moments.Spectrum(np.asarray(sfs_from_tree_sequence(ts1)),
+                                mask_corners=False).project([NE_SFS_SIZE])
+    np.testing.assert_allclose(s1.sfs[1:-1], np.asarray(expected)[1:-1], rtol=1e-6)
+    few = simulate(h, 10, 1e5, random_state=3)
+    with pytest.raises(ValueError, match="at least 20"):
+        est.ne_summary(few)
+    sub = est.ne_summary(ts1, max_pairs=30, random_state=0)
+    assert sub.n_pair_windows == 30 * 50
+
+
+def test_decoder_learns_the_size_scale_and_persists(tmp_path):
+    """A small decoder trained on constant-size histories tells a population of 2e3 from
+    one of 5e4, reports its draws as the decoder's, and survives save/load."""
+    from sfsestimators import MainspringARGEstimator
+    from sfsestimators.simulate import SizeHistory, simulate
+
+    est = MainspringARGEstimator.pretrained(device="cpu")
+    est.fit_ne_decoder(40, out_dir=tmp_path / "sims", chromosomes=2, length=1e5,
+                       prior={"max_epochs": 1, "size_range": (1e3, 1e5)}, n_jobs=1,
+                       max_epochs=80, hidden=32, embed=16, transforms=2, patience=80)
+    assert len(list((tmp_path / "sims").glob("chunk*.npz"))) == 2  # cached, resumable
+    medians = {}
+    for size in (2e3, 5e4):
+        tss = [simulate(SizeHistory([0.0], [size]), 20, 1e5, mutation_rate=1.29e-8,
+                        recombination_rate=1e-8, random_state=s) for s in (11, 12)]
+        post = est.predict_ne(tss, n_draws=100, random_state=0)
+        assert post.method == "decoder" and np.all(np.isfinite(post.samples))
+        medians[size] = np.median(post.median_at(np.geomspace(1e3, 1e4, 5)))
+    assert medians[5e4] > 4 * medians[2e3]
+    pred = est.predict(tss[0], ne_draws=20, random_state=0)
+    assert pred.ne.method == "decoder"
+    est.save(tmp_path / "with_decoder.pt")
+    again = MainspringARGEstimator.load(tmp_path / "with_decoder.pt")
+    np.testing.assert_allclose(again.predict_ne(tss, random_state=1).samples,
+                               est.predict_ne(tss, random_state=1).samples, rtol=1e-5)
+    with pytest.raises(ValueError, match="no N_e"):
+        MainspringARGEstimator(max_steps=1, train_length=2e4, n_haplotypes=4,
+                               random_state=0).fit().predict_ne(tss)

@@ -19,6 +19,7 @@ from ._commands import (
     teacher_command,
     train_command,
     train_genealogy_command,
+    train_ne_decoder_command,
 )
 from ._fit import DEMO_HISTORY, demo_data, fit_command
 
@@ -142,6 +143,20 @@ def build_parser():
                     help="directory (default: the cache, $SFSESTIMATORS_CACHE/mainspring)")
     tg.add_argument("--quiet", action="store_true")
     tg.set_defaults(func=train_genealogy_command)
+
+    nd = sub.add_parser("train-ne-decoder",
+                        help="train a Mainspring preset's N_e(t) decoder (resumable)")
+    nd.add_argument("--preset", default="small", help="a built Mainspring preset")
+    nd.add_argument("--simulations", type=int, default=1600, help="training histories")
+    nd.add_argument("--chromosomes", type=int, default=3, help="per history")
+    nd.add_argument("--length", type=float, default=4e6, help="bp per chromosome")
+    nd.add_argument("--epochs", type=int, default=400, help="at most (early stopping)")
+    nd.add_argument("--jobs", type=int, default=None, help="joblib workers")
+    nd.add_argument("--seed", type=int, default=20261201)
+    nd.add_argument("--data", required=True, help="directory caching the simulations")
+    nd.add_argument("--out", required=True, help="the preset file to write, with its decoder")
+    nd.add_argument("--quiet", action="store_true")
+    nd.set_defaults(func=train_ne_decoder_command)
 
     g = sub.add_parser("genealogy", help="pairwise coalescence times and local trees")
     g.add_argument("data", help="phased VCF or .trees")

@@ -162,6 +162,16 @@ def genealogy_command(args):
                                  float(pred.log_tmrca_sd[w, i, j])])
     pred.to_tree_sequence().dump(os.path.join(args.out, "genealogy.trees"))
     written = ["tmrca.csv", "genealogy.trees"]
+    if pred.ne is not None:
+        lo, hi = pred.ne.quantiles([0.05, 0.95])
+        with open(os.path.join(args.out, "ne.csv"), "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["time_start_generations", "time_end_generations", "ne_median",
+                             "ne_q05", "ne_q95", "method"])
+            for k in range(len(pred.ne.median)):
+                writer.writerow([pred.ne.grid[k], pred.ne.grid[k + 1], pred.ne.median[k],
+                                 lo[k], hi[k], pred.ne.method])
+        written.append("ne.csv")
     try:
         import matplotlib
 
@@ -213,4 +223,22 @@ def train_genealogy_command(args):
     path = os.path.join(out, f"{args.preset}.pt")
     est.save(path)
     print(f"{est.summary()}\nwrote {path}")
+    return 0
+
+
+def train_ne_decoder_command(args):
+    """Train the N_e(t) decoder of a built Mainspring preset on simulations of its prior
+    (cached in --data: resumable) and write the preset with it."""
+    from ..genealogy import MainspringARGEstimator
+
+    est = MainspringARGEstimator.pretrained(args.preset, device="cpu")
+    print(f"N_e(t) decoder for {args.preset}: {args.simulations} histories x "
+          f"{args.chromosomes} x {args.length:g} bp, cached in {args.data}", file=sys.stderr)
+    est.fit_ne_decoder(args.simulations, out_dir=args.data, chromosomes=args.chromosomes,
+                       length=args.length, n_jobs=args.jobs, max_epochs=args.epochs,
+                       random_state=args.seed, progress=not args.quiet)
+    valid = [row["valid_loss"] for row in est.ne_decoder_history_ if "valid_loss" in row]
+    est.save(args.out)
+    print(f"decoder trained {len(est.ne_decoder_history_)} epochs, best held-out NLL "
+          f"{min(valid):.3f}; wrote {args.out}")
     return 0

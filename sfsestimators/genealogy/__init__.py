@@ -6,11 +6,35 @@
   seeded per step;
 - ``_prediction``: :class:`GenealogyPrediction`, with local trees as tskit;
 - ``_ne``: N_e(t) from pairwise coalescence times (:class:`NePosterior`);
+- ``_curriculum``: the composite loss (pairwise times, copying topology, node times, the SFS
+  the predicted trees imply) and the curriculum's phases, switched by skorch callbacks;
+- ``_decoder``: the learnt N_e(t) posterior, a normalizing flow (zuko) conditioned on a
+  pooled summary of the predictions (:class:`NeDecoder`, :class:`NeSummary`);
 - ``_physics``: the SFS a genealogy implies, differentiable in its node times;
 - ``_estimator``: the estimator, a skorch ``NeuralNet`` around
   :class:`sfsestimators.nn.PairConvNet`.
 """
 
+from ._curriculum import (
+    COMPONENTS,
+    CURRICULUM,
+    Phase,
+    composite_loss,
+    scale_curriculum,
+    trees_implied_sfs,
+    window_trees,
+)
+from ._decoder import (
+    LOG_T_EDGES,
+    NE_PRIOR,
+    NE_SFS_SIZE,
+    NeDecoder,
+    NeSummary,
+    grid_log10_ne,
+    ne_training_set,
+    summary_features,
+    train_ne_decoder,
+)
 from ._estimator import PRESETS, MainspringARGEstimator
 from ._features import (
     N_PAIR_FEATURES,
@@ -26,4 +50,8 @@ from ._prediction import GenealogyPrediction, PairwisePrediction
 __all__ = ["MainspringARGEstimator", "GenealogyPrediction", "PairwisePrediction",
            "pair_features", "window_divergence", "features_for_pairs", "as_genotypes",
            "PRESETS", "N_PAIR_FEATURES", "NePosterior", "ne_posterior", "ne_from_times",
-           "NE_TIME_GRID", "branch_structure", "implied_sfs", "sfs_chi2"]
+           "NE_TIME_GRID", "branch_structure", "implied_sfs", "sfs_chi2", "NeDecoder",
+           "NeSummary", "summary_features", "ne_training_set", "train_ne_decoder",
+           "grid_log10_ne", "NE_PRIOR", "NE_SFS_SIZE", "LOG_T_EDGES", "Phase", "CURRICULUM",
+           "COMPONENTS", "composite_loss", "window_trees", "trees_implied_sfs",
+           "scale_curriculum"]

@@ -20,8 +20,10 @@ _VALID_OFFSET = 2**40  # validation seeds: steps never reach this far
 
 def make_batch(items, mutation_rate, triplet):
     """One training batch from simulation items (``extract_targets`` dicts): a dict of
-    network inputs ``x`` (pairs, channels, windows) and ``shift`` (pairs,), and targets."""
-    feats, targets, shifts = [], [], []
+    network inputs ``x`` (pairs, channels, windows) and ``shift`` (pairs,), ``aux`` (per
+    item what the composite loss reads: haplotypes, true copying parents, observed SFS,
+    window lengths, mutation rate), and targets."""
+    feats, targets, shifts, aux = [], [], [], []
     for item in items:
         # an item simulated at its own rate is read at it, as predict(mutation_rate=) would
         f, shift, pairs = pair_features(item["genotypes"], item["positions"], item["windows"],
@@ -31,16 +33,41 @@ def make_batch(items, mutation_rate, triplet):
         feats.append(f)
         targets.append(t.astype(np.float32))
         shifts.append(np.full(len(f), shift, dtype=np.float32))
-    return ({"x": torch.as_tensor(np.concatenate(feats)),
-             "shift": torch.as_tensor(np.concatenate(shifts))},
-            torch.as_tensor(np.concatenate(targets)))
+        g = np.asarray(item["genotypes"])
+        n = g.shape[1]
+        # what the composite loss needs besides the targets (genealogy/_curriculum.py)
+        aux.append({"n": torch.tensor(n),
+                    "nearest": torch.as_tensor(np.asarray(item["nearest"], dtype=np.int64)),
+                    "sfs": torch.as_tensor(np.bincount((g == 1).sum(axis=1),
+                                                       minlength=n + 1).astype(np.float32)),
+                    "window_length": torch.as_tensor(np.diff(item["windows"]).astype(
+                        np.float32)),
+                    "mutation_rate": torch.tensor(float(item.get("mutation_rate",
+                                                                 mutation_rate)))})
+    x = torch.as_tensor(np.concatenate(feats))
+    return ({"x": x, "shift": torch.as_tensor(np.concatenate(shifts)),
+             "aux": AuxItems(aux, len(x))}, torch.as_tensor(np.concatenate(targets)))
+
+
+class AuxItems:
+    """The per-item extras of a batch (not tensors of the pairs: skorch passes them on
+    untouched; its length is the batch's number of pairs, as skorch checks)."""
+
+    def __init__(self, items, n_pairs):
+        self.items, self.n_pairs = list(items), int(n_pairs)
+
+    def __len__(self):
+        return self.n_pairs
+
+    def __iter__(self):
+        return iter(self.items)
 
 
 class _Source:
     """Where the items come from: fresh msprime simulations, or given tree sequences."""
 
     def __init__(self, simulation, tree_sequences=None, window_size=None):
-        # (n_haplotypes, length, window, mu, rho, prior, rate_range)
+        # (n_haplotypes, length, window, mu, rho, prior, rate_range, scenarios)
         self.simulation = simulation
         self.data = None
         if tree_sequences is not None:

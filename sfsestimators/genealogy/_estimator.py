@@ -38,6 +38,14 @@ from .._persist import load_file, resolve_device, save_file
 from .._validation import check_int_params
 from ..nn import PairConvNet
 from ..simulate import MUTATION_RATE, RECOMBINATION_RATE, extract_targets
+from ._curriculum import (
+    CURRICULUM,
+    LossComponents,
+    Phase,
+    PhaseSchedule,
+    TauAnnealing,
+    composite_loss,
+)
 from ._data import StepBatches, ValidationBatches, _Source
 from ._features import (
     N_PAIR_FEATURES,
@@ -45,6 +53,16 @@ from ._features import (
     as_genotypes,
     features_for_pairs,
     window_divergence,
+)
+from ._decoder import (
+    NE_SFS_SIZE,
+    NeDecoder,
+    NeSummary,
+    decoder_posterior,
+    ne_training_set,
+    projected_sfs,
+    time_histogram,
+    train_ne_decoder,
 )
 from ._ne import ne_posterior
 from ._prediction import PairwisePrediction, prediction_from_pairs
@@ -59,12 +77,31 @@ PRESETS = {
 
 
 class _GaussianNet(NeuralNet):
-    """skorch NeuralNet whose module returns (mean, log sd): Gaussian NLL of the targets."""
+    """skorch NeuralNet whose module returns (mean, log sd): Gaussian NLL of the targets, or
+    with a curriculum (``loss_weights_`` set by :class:`PhaseSchedule`) the composite loss
+    of :func:`composite_loss`, its components recorded per batch."""
+
+    loss_weights_ = None
+    tau_ = 1.0
+    _aux = None
+
+    def infer(self, x, **fit_params):
+        if isinstance(x, dict) and "aux" in x:  # read by the loss, not by the module
+            x = dict(x)
+            self._aux = x.pop("aux")
+        return super().infer(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         mean, log_sd = y_pred
-        return self.criterion_(mean, to_tensor(y_true, device=self.device),
-                               torch.exp(2 * log_sd))
+        y = to_tensor(y_true, device=self.device)
+        if self.loss_weights_ is None or self._aux is None:
+            return self.criterion_(mean, y, torch.exp(2 * log_sd))
+        total, parts = composite_loss(mean, log_sd, y, self._aux, self.loss_weights_,
+                                      float(self.tau_))
+        prefix = "" if training else "valid_"
+        for key, value in parts.items():
+            self.history.record_batch(prefix + key, float(value.detach()))
+        return total
 
 
 class _StepCounter(Callback):
@@ -169,6 +206,16 @@ class MainspringARGEstimator(BaseEstimator):
     init_from : str or None, default=None
         Start from these weights: a preset name (:meth:`available`) or a file written by
         :meth:`save`.
+    curriculum : "default", list of dict, or None, default=None
+        Train through phases (:class:`~sfsestimators.genealogy.Phase` keyword arguments, or
+        ``"default"`` for :data:`~sfsestimators.genealogy.CURRICULUM`: constant N_e; 1-2
+        size changes; the full prior; sweeps, migration and rates off the nominal ones),
+        each with its prior and the weights of the composite loss (pairwise times, copying
+        topology with an annealed Gumbel-softmax, node times, the SFS the predicted trees
+        imply; :func:`~sfsestimators.genealogy.composite_loss`). The run is then the sum of
+        the phases' steps (``max_steps`` is not used); the history records each epoch's
+        ``phase``, ``tau`` and every loss component and diagnostic. None: the Gaussian NLL
+        of the pairwise times on ``prior``.
     device : str, default="auto"
         Torch device; "auto" uses CUDA when available.
     random_state : int or None, default=None
@@ -209,8 +256,8 @@ class MainspringARGEstimator(BaseEstimator):
                  max_steps=200, steps_per_epoch=50, batch_size=2, lr=2e-3,
                  lr_schedule="constant", validation_size=0, patience=None,
                  checkpoint_dir=None, n_workers=0, prior=None, rate_range=None, adapter=0,
-                 init_from=None, device="auto", random_state=None, verbose=0,
-                 progress=False):
+                 init_from=None, curriculum=None, device="auto", random_state=None,
+                 verbose=0, progress=False):
         self.preset = preset
         self.features = features
         self.n_haplotypes = n_haplotypes
@@ -232,6 +279,7 @@ class MainspringARGEstimator(BaseEstimator):
         self.rate_range = rate_range
         self.adapter = adapter
         self.init_from = init_from
+        self.curriculum = curriculum
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -245,6 +293,7 @@ class MainspringARGEstimator(BaseEstimator):
 
     # -- training ---------------------------------------------------------------------------
     def _check(self):
+        self._phases()  # a malformed curriculum: a clear error now
         if self.preset not in PRESETS:
             raise ValueError(f"preset is {self.preset!r}; expected one of {sorted(PRESETS)}.")
         if self.features not in N_PAIR_FEATURES:
@@ -279,16 +328,48 @@ class MainspringARGEstimator(BaseEstimator):
             if not (isinstance(value, numbers.Real) and value > 0):
                 raise ValueError(f"{name} is {value!r}; expected a positive number.")
 
+    def _phases(self):
+        """The curriculum as Phase objects (empty without one)."""
+        if self.curriculum is None:
+            return ()
+        if isinstance(self.curriculum, str):
+            if self.curriculum != "default":
+                raise ValueError(f"curriculum is {self.curriculum!r}; expected None, "
+                                 "'default' or a list of Phase keyword dicts.")
+            return CURRICULUM
+        try:
+            phases = tuple(p if isinstance(p, Phase) else Phase(**dict(p))
+                           for p in self.curriculum)
+        except TypeError as exc:
+            raise ValueError(f"curriculum holds {self.curriculum!r}; expected dicts of Phase "
+                             f"arguments ({exc}).") from exc
+        if not phases or any(int(p.steps) < 1 for p in phases):
+            raise ValueError(f"curriculum is {self.curriculum!r}; expected at least one "
+                             "phase, each with steps >= 1.")
+        return tuple(Phase(**{**p.__dict__, "prior": dict(p.prior),
+                              "rate_range": None if p.rate_range is None
+                              else tuple(p.rate_range), "scenarios": tuple(p.scenarios)})
+                     for p in phases)
+
+    def _total_steps(self):
+        phases = self._phases()
+        return sum(int(p.steps) for p in phases) if phases else self.max_steps
+
     def _callbacks(self, dataset):
         callbacks = [("steps", _StepCounter(dataset)),
                      ("clip", GradientNormClipping(gradient_clip_value=5.0))]
+        phases = self._phases()
+        if phases:
+            callbacks += [("phases", PhaseSchedule(phases, dataset)),
+                          ("tau", TauAnnealing(dataset, self._total_steps())),
+                          ("components", LossComponents())]
         if self.checkpoint_dir is not None:
             checkpoint = Checkpoint(monitor=None, dirname=os.fspath(self.checkpoint_dir),
                                     f_params="params.pt", f_optimizer="optimizer.pt",
                                     f_criterion=None, f_history="history.json")
             callbacks += [("checkpoint", checkpoint), ("resume", LoadInitState(checkpoint))]
         if self.lr_schedule == "cosine":
-            n_epochs = math.ceil(self.max_steps / self.steps_per_epoch)
+            n_epochs = math.ceil(self._total_steps() / self.steps_per_epoch)
             callbacks.append(("lr", LRScheduler(
                 policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max(n_epochs, 1),
                 eta_min=0.05 * self.lr)))
@@ -303,7 +384,8 @@ class MainspringARGEstimator(BaseEstimator):
         triplet = self.features == "triplet"
         simulation = (self.n_haplotypes, self.train_length, self.window_size,
                       self.mutation_rate, self.recombination_rate, dict(self.prior or {}),
-                      None if self.rate_range is None else tuple(map(float, self.rate_range)))
+                      None if self.rate_range is None else tuple(map(float, self.rate_range)),
+                      ())
         valid = None
         if X is None:
             source = _Source(simulation)
@@ -327,7 +409,7 @@ class MainspringARGEstimator(BaseEstimator):
             module__adapter=int(self.adapter),
             **{f"module__{k}": v for k, v in PRESETS[self.preset].items()},
             criterion=torch.nn.GaussianNLLLoss, optimizer=torch.optim.AdamW, lr=self.lr,
-            max_epochs=math.ceil(self.max_steps / self.steps_per_epoch), batch_size=None,
+            max_epochs=math.ceil(self._total_steps() / self.steps_per_epoch), batch_size=None,
             iterator_train__num_workers=self.n_workers,
             train_split=predefined_split(valid) if valid is not None else None,
             callbacks=self._callbacks(dataset), device=resolve_device(self.device),
@@ -397,12 +479,12 @@ class MainspringARGEstimator(BaseEstimator):
             with open(history_file) as f:
                 rows = json.load(f)
             done, n_epochs = _n_steps(rows), len(rows)
-        if done >= self.max_steps:  # nothing left to train: load the finished run
+        if done >= self._total_steps():  # nothing left to train: load the finished run
             self.net_.load_params(checkpoint=dict(self.net_.callbacks_)["checkpoint"])
             self._sync()
             return self
         # with a checkpoint, LoadInitState restores the run at the start of training
-        return self._train(self.max_steps - done, first_step=done, epoch_offset=n_epochs)
+        return self._train(self._total_steps() - done, first_step=done, epoch_offset=n_epochs)
 
     def partial_fit(self, X=None, y=None, *, steps=None):
         """Continue training for ``steps`` (default ``max_steps``) more steps."""
@@ -491,32 +573,143 @@ class MainspringARGEstimator(BaseEstimator):
         if isinstance(batch_pairs, bool) or not isinstance(batch_pairs, numbers.Integral) or (
                 batch_pairs < 1):
             raise ValueError(f"batch_pairs is {batch_pairs!r}; expected an integer >= 1.")
-        module = self.net_.module_.eval()
-        mean = np.empty((len(pairs), n_w), dtype=np.float32)
-        sd = np.empty((len(pairs), n_w), dtype=np.float32)
-        triplet = self.features == "triplet"
-        with torch.no_grad():
-            for start in range(0, len(pairs), batch_pairs):
-                chunk = pairs[start:start + batch_pairs]
-                feats = features_for_pairs(div, chunk, triplet)
-                m, log_s = module(torch.as_tensor(feats, device=self.net_.device))
-                mean[start:start + len(chunk)] = m.cpu().numpy() + div.shift
-                sd[start:start + len(chunk)] = np.exp(log_s.cpu().numpy())
+        mean, sd, pooled = self._network(div, pairs, batch_pairs)
         del div
-        bad = ~(np.isfinite(mean) & np.isfinite(sd))
-        if bad.any():  # never hand NaN on: it would be a silent wrong answer
-            raise ValueError(f"the network's output is not finite for {int(bad.sum())} of "
-                             f"{bad.size} pair-windows; the input lies outside what it can "
-                             "read (check the genotypes and mutation_rate).")
         if subset:
             return PairwisePrediction(windows, pairs, mean.T, sd.T, float(length))
         ne = None
         if ne_draws:
             rng = np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
-            keep = rng.choice(mean.size, size=min(mean.size, 50_000), replace=False)
-            ne = ne_posterior(mean.ravel()[keep], sd.ravel()[keep], n_draws=int(ne_draws),
-                              random_state=int(rng.integers(2**31 - 1)))
+            if getattr(self, "ne_decoder_", None) is not None and n >= NE_SFS_SIZE:
+                summary = self._summary(mean, sd, pooled, g, mu, lengths, length)
+                ne = decoder_posterior(self.ne_decoder_, summary, int(ne_draws),
+                                       int(rng.integers(2**31 - 1)))
+            else:
+                keep = rng.choice(mean.size, size=min(mean.size, 50_000), replace=False)
+                ne = ne_posterior(mean.ravel()[keep], sd.ravel()[keep], n_draws=int(ne_draws),
+                                  random_state=int(rng.integers(2**31 - 1)))
         return prediction_from_pairs(mean.T, sd.T, pairs, n, windows, length, ne=ne)
+
+    def _network(self, div, pairs, batch_pairs):
+        """Mean and sd of ln TMRCA (n_pairs, n_windows) of the pairs, in chunks, and the
+        last block's activations summed over them (width,)."""
+        n_w = div.local.shape[0]
+        module = self.net_.module_.eval()
+        mean = np.empty((len(pairs), n_w), dtype=np.float32)
+        sd = np.empty((len(pairs), n_w), dtype=np.float32)
+        pooled = 0.0
+        triplet = self.features == "triplet"
+        with torch.no_grad():
+            for start in range(0, len(pairs), batch_pairs):
+                chunk = pairs[start:start + batch_pairs]
+                feats = features_for_pairs(div, chunk, triplet)
+                m, log_s, h = module(torch.as_tensor(feats, device=self.net_.device),
+                                     hidden=True)
+                mean[start:start + len(chunk)] = m.cpu().numpy() + div.shift
+                sd[start:start + len(chunk)] = np.exp(log_s.cpu().numpy())
+                pooled = pooled + h.double().cpu().numpy()
+        bad = ~(np.isfinite(mean) & np.isfinite(sd))
+        if bad.any():  # never hand NaN on: it would be a silent wrong answer
+            raise ValueError(f"the network's output is not finite for {int(bad.sum())} of "
+                             f"{bad.size} pair-windows; the input lies outside what it can "
+                             "read (check the genotypes and mutation_rate).")
+        return mean, sd, pooled
+
+    @staticmethod
+    def _summary(mean, sd, pooled, g, mu, lengths, length):
+        accessible = float(length if lengths is None else np.sum(lengths))
+        return NeSummary(time_histogram(mean), float(sd.sum(dtype=np.float64)),
+                         np.asarray(pooled, dtype=float), float(mean.size),
+                         projected_sfs(g), mu * accessible)
+
+    def ne_summary(self, X, *, sequence_length=None, mutation_rate=None, accessible=None,
+                   batch_pairs=None, max_pairs=None, random_state=None):
+        """What the N_e(t) decoder reads of ``X`` (:class:`NeSummary`): the histogram of
+        the predicted pairwise times, the pooled network activations and the SFS projected
+        to 20 haplotypes. Summaries of chromosomes add up (``sum(summaries)``); see
+        :meth:`predict_ne`. ``max_pairs``: pool a random subset of at most that many pairs
+        (the per-pair averages the decoder reads keep their expectation; the decoder's
+        training summaries use 64 of the 190 pairs). Other arguments as in
+        :meth:`predict`."""
+        check_is_fitted(self)
+        mu = self._rate("mutation_rate", mutation_rate, self.mutation_rate)
+        g, pos, length = as_genotypes(X, sequence_length)
+        if g.shape[1] < NE_SFS_SIZE:
+            raise ValueError(f"X has {g.shape[1]} haplotypes; the N_e(t) decoder needs at "
+                             f"least {NE_SFS_SIZE} (its SFS is projected to {NE_SFS_SIZE}).")
+        windows = np.append(np.arange(0.0, length, float(self.window_size)), length)
+        lengths = None
+        if accessible is not None:
+            g, pos, lengths = apply_accessibility(accessible, g, pos, windows)
+        div = window_divergence(g, pos, windows, mu, lengths)
+        pairs = np.stack(np.triu_indices(g.shape[1], 1), axis=1)
+        if max_pairs is not None and len(pairs) > max_pairs:
+            rng = check_random_state(random_state)
+            pairs = pairs[np.sort(rng.choice(len(pairs), int(max_pairs), replace=False))]
+        if batch_pairs is None:
+            batch_pairs = max(1, (1 << 24) // ((len(windows) - 1)
+                                               * PRESETS[self.preset]["width"]))
+        mean, sd, pooled = self._network(div, pairs, batch_pairs)
+        return self._summary(mean, sd, pooled, g, mu, lengths, length)
+
+    def predict_ne(self, X, *, mutation_rate=None, accessible=None, n_draws=200,
+                   random_state=None):
+        """The N_e(t) posterior of one population from one or several chromosomes.
+
+        Parameters
+        ----------
+        X : tree sequence, VCF path, (genotypes, positions), NeSummary, or a list of them
+            Chromosomes (or any pieces of sequence) of the same samples; their summaries
+            (:meth:`ne_summary`) are pooled.
+        mutation_rate : float, default=None
+            Of the data; default the estimator's.
+        accessible : BED path or intervals, default=None
+            For a single X only.
+        n_draws : int, default=200
+        random_state : int or None
+
+        Returns
+        -------
+        NePosterior
+            Draws of the learnt decoder (``method="decoder"``), N_e in diploid individuals
+            per interval of :data:`NE_TIME_GRID` (generations).
+        """
+        check_is_fitted(self)
+        if getattr(self, "ne_decoder_", None) is None:
+            raise ValueError("this estimator has no N_e(t) decoder (ne_decoder_ is None); "
+                             "train one with fit_ne_decoder() or use the shipped preset "
+                             "MainspringARGEstimator.pretrained().")
+        items = X if isinstance(X, (list, tuple)) and not (
+            len(X) == 2 and isinstance(X[0], np.ndarray)) else [X]
+        if accessible is not None and len(items) > 1:
+            raise ValueError(f"accessible= is given with {len(items)} chromosomes; expected "
+                             "one X (pass their NeSummary objects instead).")
+        summary = sum(x if isinstance(x, NeSummary) else self.ne_summary(
+            x, mutation_rate=mutation_rate, accessible=accessible) for x in items)
+        return decoder_posterior(self.ne_decoder_, summary, n_draws, random_state)
+
+    def fit_ne_decoder(self, n_simulations=1200, *, out_dir, chromosomes=3, length=4e6,
+                       prior=None, chunk=20, n_jobs=None, max_epochs=400, random_state=0,
+                       progress=False, **kwargs):
+        """Train the N_e(t) decoder (:class:`NeDecoder`) on ``n_simulations`` histories of
+        ``prior`` (default :data:`NE_PRIOR`), each ``chromosomes`` x ``length`` bp of 20
+        haplotypes summarised by this (trained) network; the simulations are cached in
+        ``out_dir`` (resumable, :func:`ne_training_set`). Other keyword arguments go to
+        :func:`train_ne_decoder`. Sets ``ne_decoder_`` and ``ne_decoder_history_``;
+        :meth:`save` keeps them."""
+        check_is_fitted(self)
+        targets, summaries = ne_training_set(
+            self, n_simulations, out_dir=out_dir, chromosomes=chromosomes, length=length,
+            mutation_rate=self.mutation_rate, prior=prior, chunk=chunk, n_jobs=n_jobs,
+            random_state=random_state, progress=progress)
+        self.ne_decoder_, history = train_ne_decoder(
+            targets, summaries, max_epochs=max_epochs, random_state=random_state, **kwargs)
+        self.ne_decoder_history_ = _history_to_plain(history)
+        self.ne_decoder_config_ = dict(n_context=int(self.ne_decoder_.x_mean.numel()),
+                                       n_grid=int(self.ne_decoder_.y_mean.numel()),
+                                       **{k: kwargs[k] for k in ("hidden", "embed",
+                                                                 "transforms") if k in kwargs})
+        return self
 
     @staticmethod
     def _rate(name, value, default):
@@ -560,7 +753,15 @@ class MainspringARGEstimator(BaseEstimator):
         save_file(path, self, n_steps=self.n_steps_, seed=self._seed,
                   history=_history_to_plain(self.history_),
                   state_dict={k: v.cpu() for k, v in self.module_.state_dict().items()},
-                  optimizer=self.net_.optimizer_.state_dict())
+                  optimizer=self.net_.optimizer_.state_dict(), **self._decoder_content())
+
+    def _decoder_content(self):
+        if getattr(self, "ne_decoder_", None) is None:
+            return {}
+        return {"ne_decoder": {"config": dict(self.ne_decoder_config_),
+                               "state_dict": {k: v.cpu() for k, v in
+                                              self.ne_decoder_.state_dict().items()},
+                               "history": self.ne_decoder_history_}}
 
     @classmethod
     def load(cls, path, *, device="auto"):
@@ -582,6 +783,14 @@ class MainspringARGEstimator(BaseEstimator):
                 param.requires_grad_(name.startswith("adapters."))
         est._steps_before = int(ckpt["n_steps"]) - _n_steps(ckpt["history"])
         est._sync()
+        est.ne_decoder_ = None
+        if ckpt.get("ne_decoder"):
+            dec = ckpt["ne_decoder"]
+            est.ne_decoder_ = NeDecoder(**dec["config"])
+            est.ne_decoder_.load_state_dict(dec["state_dict"])
+            est.ne_decoder_.eval()
+            est.ne_decoder_config_ = dict(dec["config"])
+            est.ne_decoder_history_ = dec.get("history", [])
         return est
 
     @classmethod

@@ -22,7 +22,7 @@ __all__ = ["NE_TIME_GRID", "NePosterior", "ne_from_times", "ne_posterior"]
 NE_TIME_GRID = np.geomspace(10 ** 1.5, 10 ** 5.5, 33)
 
 
-def ne_from_times(times, *, grid=NE_TIME_GRID, smoothing=100.0):
+def ne_from_times(times, *, grid=NE_TIME_GRID, smoothing=100.0, weights=None):
     """Piecewise-constant N_e on ``grid`` (generations) from pairwise coalescence times.
 
     The penalised maximum likelihood of the pairs' coalescence in each interval,
@@ -40,6 +40,9 @@ def ne_from_times(times, *, grid=NE_TIME_GRID, smoothing=100.0):
         censored there.
     smoothing : float, default=100.0
         Weight of the random-walk penalty (per squared change of ln N between intervals).
+    weights : array-like or None, default=None
+        How many pairs each time stands for (e.g. the counts of a histogram of times, with
+        ``times`` its bin centres); default one each.
 
     Returns
     -------
@@ -47,18 +50,20 @@ def ne_from_times(times, *, grid=NE_TIME_GRID, smoothing=100.0):
         N_e in each interval (diploid individuals).
     """
     t = np.asarray(times, dtype=float).ravel()
-    t = t[np.isfinite(t) & (t > 0)]
+    w = np.ones_like(t) if weights is None else np.asarray(weights, dtype=float).ravel()
+    keep = np.isfinite(t) & (t > 0) & (w > 0)
+    t, w = t[keep], w[keep]
     if not len(t):
         raise ValueError("times holds no positive finite coalescence time.")
     edges = np.concatenate([[0.0], np.asarray(grid, dtype=float)[1:]])
     # exposure of every pair in every interval: overlap of [0, t) with [edge_k, edge_k+1)
-    exposure = (np.clip(t[:, None], edges[None, :-1], edges[None, 1:])
-                - edges[None, :-1]).sum(axis=0)
-    events = np.histogram(t[t < edges[-1]], bins=edges)[0].astype(float)  # later: censored
+    exposure = w @ (np.clip(t[:, None], edges[None, :-1], edges[None, 1:]) - edges[None, :-1])
+    early = t < edges[-1]  # later: censored
+    events = np.histogram(t[early], bins=edges, weights=w[early])[0].astype(float)
     k = len(events)
     diff = np.diff(np.eye(k), axis=0)
     penalty = 2 * smoothing * diff.T @ diff
-    u = np.full(k, np.log(np.mean(t) / 2))  # ln N; a constant size has E[t] = 2 N
+    u = np.full(k, np.log(np.average(t, weights=w) / 2))  # ln N; a constant size has E[t] = 2 N
     for _ in range(100):
         rate_term = exposure * np.exp(-u) / 2  # expected events at N = e^u
         grad = events - rate_term + penalty @ u
@@ -79,6 +84,9 @@ class NePosterior(NamedTuple):
         Interval edges (generations).
     samples : ndarray of shape (n_draws, K)
         N_e (diploid individuals) per interval and draw.
+    method : str
+        ``"decoder"``: draws of the learnt flow (:class:`NeDecoder`); ``"hazard"``: the
+        hazard estimate re-run on draws of the predicted pairwise times (:func:`ne_posterior`).
 
     Examples
     --------
@@ -93,6 +101,7 @@ class NePosterior(NamedTuple):
 
     grid: np.ndarray
     samples: np.ndarray
+    method: str = "hazard"
 
     @property
     def times(self):

@@ -1,0 +1,280 @@
+"""Mainspring's composite loss and its curriculum: phases as data, switched by skorch callbacks.
+
+The network's one output (mean and sd of ln TMRCA of every pair and window) feeds four
+losses, each with its own weight per phase:
+
+- ``time``: the Gaussian NLL of the true window-mean ln TMRCA (the pair head);
+- ``topology``: copying attention over the other haplotypes, logits ``-ln TMRCA``; a
+  Gumbel-softmax sample at temperature ``tau`` (annealed exponentially from ``tau_max`` to
+  ``tau_min`` over the run) scored by the cross-entropy of the true copying parent (closest
+  relative in the local tree; times ``tau``, so that its gradient keeps its scale as the
+  temperature falls), plus the binary cross-entropy of a parent change between
+  adjacent windows (``1 - sum_j p_w(j) p_w+1(j)``) against the true changes;
+- ``node``: the nodes of the UPGMA local trees built from the (detached) predictions, each
+  a log-normal whose mean and variance are the means over the pairs it joins, scored by the
+  NLL of the true time of that set of leaves (the largest true TMRCA among its pairs): the
+  node-time head with calibrated uncertainty;
+- ``sfs``: the physics regulariser: the SFS those trees imply (branch length x mu x window
+  length by number of descendant leaves, differentiable in the node times) against the
+  item's observed SFS, ``sum_k (o_k - e_k)^2 / (e_k + 1) / (n - 1)``.
+
+A :class:`Phase` holds the training prior, the steps and the weights; :data:`CURRICULUM` is
+the four-phase default: constant N_e; 1-2 size changes; the full prior; robustness (selective
+sweeps, structure with migration, rates off the nominal ones). :class:`PhaseSchedule` and
+:class:`TauAnnealing` are the skorch callbacks; :class:`LossComponents` writes each
+component and the diagnostics (copying-parent accuracy, 90 % coverage of node times and of
+pairwise TMRCAs, SFS residual, attention entropy) per epoch to the history.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from scipy.cluster.hierarchy import linkage
+from skorch.callbacks import Callback
+
+__all__ = ["Phase", "CURRICULUM", "composite_loss", "window_trees", "trees_implied_sfs",
+           "PhaseSchedule", "TauAnnealing", "LossComponents", "COMPONENTS",
+           "scale_curriculum"]
+
+#: what :func:`composite_loss` returns besides the total (losses and diagnostics)
+COMPONENTS = ("loss_time", "loss_topology", "loss_node", "loss_sfs", "parent_accuracy",
+              "node_coverage90", "tmrca_coverage90", "sfs_residual", "attention_entropy")
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of the curriculum.
+
+    Parameters
+    ----------
+    name : str
+    steps : int
+        Optimiser steps of the phase.
+    prior : dict
+        Keyword arguments of :func:`sfsestimators.simulate.sample_size_history`.
+    lambda_time, lambda_topology, lambda_node, lambda_sfs : float
+        Weights of the loss components.
+    rate_range : tuple or None
+        Rates off the nominal ones (as the estimator's ``rate_range``).
+    scenarios : tuple of str
+        Data the coalescent prior does not generate (``"sweep"``, ``"migration"``).
+    """
+
+    name: str
+    steps: int
+    prior: dict = field(default_factory=dict)
+    lambda_time: float = 1.0
+    lambda_topology: float = 0.0
+    lambda_node: float = 0.0
+    lambda_sfs: float = 0.0
+    rate_range: tuple | None = None
+    scenarios: tuple = ()
+
+    def weights(self):
+        return {"time": self.lambda_time, "topology": self.lambda_topology,
+                "node": self.lambda_node, "sfs": self.lambda_sfs}
+
+
+#: the default four phases (steps for a CPU run; scale them with ``scale_curriculum``)
+CURRICULUM = (
+    Phase("constant", 300, {"max_epochs": 1}, 1.0, 0.1, 0.1, 0.1),
+    Phase("1-2 changes", 300, {"min_epochs": 2, "max_epochs": 3}, 1.0, 0.5, 0.5, 0.5),
+    Phase("full prior", 600, {"max_epochs": 7}, 1.0, 1.0, 1.0, 1.0),
+    Phase("robustness", 300, {"max_epochs": 7}, 1.0, 1.0, 1.0, 1.0, rate_range=(0.5, 2.0),
+          scenarios=("sweep", "migration")),
+)
+
+
+def phase_at(phases, step):
+    """The phase that step ``step`` (0-based, over the whole run) belongs to."""
+    end = 0
+    for phase in phases:
+        end += phase.steps
+        if step < end:
+            return phase
+    return phases[-1]
+
+
+def window_trees(log_t, n):
+    """UPGMA trees of every window from predicted ln TMRCA (windows, pairs in triu order).
+
+    Returns ``node_of_pair`` (windows, pairs): the internal node 0..n-2 where each pair
+    coalesces; ``parent`` (windows, 2n - 2): the parent node id (n + internal index) of
+    every node but the root (leaves 0..n-1, internal n..2n-3); ``count`` (2n - 2,) per
+    window: descendant leaves of those nodes, shape (windows, 2n - 2)."""
+    log_t = np.asarray(log_t, dtype=float)
+    n_w, n_p = log_t.shape
+    index = np.full((n, n), -1)
+    iu = np.triu_indices(n, 1)
+    index[iu] = np.arange(n_p)
+    index = np.maximum(index, index.T)
+    node_of_pair = np.empty((n_w, n_p), dtype=np.int64)
+    parent = np.empty((n_w, 2 * n - 2), dtype=np.int64)
+    count = np.empty((n_w, 2 * n - 2), dtype=np.int64)
+    for w in range(n_w):
+        merges = linkage(np.exp(log_t[w]), method="average")
+        members = [[i] for i in range(n)]
+        for k, (a, b, _, _) in enumerate(merges):
+            a, b = int(a), int(b)
+            node_of_pair[w, index[np.ix_(members[a], members[b])].ravel()] = k
+            for c in (a, b):
+                if c < 2 * n - 2:
+                    parent[w, c] = n + k
+                    count[w, c] = len(members[c])
+            members.append(members[a] + members[b])
+    return node_of_pair, parent, count
+
+
+def _scatter_mean(values, index, size):
+    total = torch.zeros(values.shape[0], size, dtype=values.dtype, device=values.device)
+    count = torch.zeros_like(total)
+    total.scatter_add_(1, index, values)
+    count.scatter_add_(1, index, torch.ones_like(values))
+    return total / count.clamp_min(1)
+
+
+def trees_implied_sfs(node_log_time, trees, window_length, mutation_rate):
+    """The expected SFS (n + 1,) of per-window trees (:func:`window_trees`) whose internal
+    nodes have ln times ``node_log_time`` (windows, n - 1; differentiable): branch length x
+    window length x mu, by descendant leaves (as tskit's branch-mode SFS x mu)."""
+    _, parent, count = (torch.as_tensor(a, device=node_log_time.device) for a in trees)
+    n_w, n = node_log_time.shape[0], node_log_time.shape[1] + 1
+    times = torch.cat([torch.zeros(n_w, n, dtype=node_log_time.dtype,
+                                   device=node_log_time.device), torch.exp(node_log_time)],
+                      dim=1)
+    length = (times.gather(1, parent) - times[:, :2 * n - 2]).clamp_min(0)
+    span = torch.as_tensor(np.asarray(window_length), dtype=length.dtype,
+                           device=length.device)[:, None]
+    return torch.zeros(n + 1, dtype=length.dtype, device=length.device).index_add(
+        0, count.reshape(-1), (length * span).reshape(-1)) * float(mutation_rate)
+
+
+def composite_loss(mean, log_sd, target, aux, weights, tau=1.0, generator=None):
+    """The weighted sum of the four losses (see the module) and every component.
+
+    ``mean``, ``log_sd``, ``target``: (pairs of all items, windows); ``aux``: per item a
+    dict with ``n``, ``nearest`` (windows, n), ``sfs`` (n + 1,), ``window_length``
+    (windows,) and ``mutation_rate``, its pairs consecutive in triu order. Components with
+    weight 0 are still computed for the diagnostics (cheaply, without gradient) when asked
+    with ``weights=None``."""
+    var = torch.exp(2 * log_sd)
+    parts = {"loss_time": torch.nn.functional.gaussian_nll_loss(mean, target, var)}
+    out = {k: [] for k in COMPONENTS if k != "loss_time"}
+    start = 0
+    w_all = weights or {}
+    for item in aux:
+        n = int(item["n"])
+        n_p = n * (n - 1) // 2
+        m, v, y = (a[start:start + n_p].T for a in (mean, var, target))  # (windows, pairs)
+        start += n_p
+        n_w = m.shape[0]
+        device = m.device
+        iu = torch.triu_indices(n, n, 1, device=device)
+        full = torch.full((n_w, n, n), float("inf"), dtype=m.dtype, device=device)
+        full[:, iu[0], iu[1]] = m
+        full[:, iu[1], iu[0]] = m
+        # topology: Gumbel-softmax copying attention
+        log_p = torch.log_softmax(-full, dim=2)
+        nearest = torch.as_tensor(item["nearest"], device=device).long()
+        u = torch.rand(log_p.shape, generator=generator, dtype=m.dtype).to(device)
+        gumbel = -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-10)))
+        log_soft = torch.log_softmax((log_p + gumbel) / tau, dim=2)
+        soft = log_soft.exp()
+        # x tau: the same gradient scale at every temperature (the logits are divided by it)
+        ce = -tau * log_soft.gather(2, nearest[..., None]).squeeze(2).mean()
+        same = (soft[1:] * soft[:-1]).sum(2).clamp(1e-6, 1 - 1e-6)
+        changed = (nearest[1:] != nearest[:-1]).to(m.dtype)
+        bce = torch.nn.functional.binary_cross_entropy(1 - same, changed) if n_w > 1 else 0.0
+        out["loss_topology"].append(ce + bce)
+        probs = log_p.exp()
+        out["parent_accuracy"].append((log_p.argmax(2) == nearest).float().mean())
+        out["attention_entropy"].append(-(probs * log_p.clamp_min(-1e4)).sum(2).mean())
+        # nodes of the UPGMA trees: log-normal per node, true time = max over its pairs
+        trees = window_trees(m.detach().cpu().numpy(), n)
+        node_of_pair = torch.as_tensor(trees[0], device=device)
+        node_mean = _scatter_mean(m, node_of_pair, n - 1)
+        node_var = _scatter_mean(v, node_of_pair, n - 1)
+        node_true = torch.full_like(node_mean, -float("inf")).scatter_reduce(
+            1, node_of_pair, y, reduce="amax")
+        out["loss_node"].append(torch.nn.functional.gaussian_nll_loss(node_mean, node_true,
+                                                                      node_var))
+        z = 1.6449 * node_var.sqrt()
+        out["node_coverage90"].append(((node_true - node_mean).abs() <= z).float().mean())
+        out["tmrca_coverage90"].append(((y - m).abs() <= 1.6449 * v.sqrt()).float().mean())
+        # the SFS those trees imply, against the item's observed SFS
+        expected = trees_implied_sfs(node_mean, trees, item["window_length"],
+                                     float(item["mutation_rate"]))
+        observed = torch.as_tensor(item["sfs"], dtype=m.dtype, device=device)
+        e, o = expected[1:n], observed[1:n]
+        out["loss_sfs"].append(((o - e) ** 2 / (e + 1.0)).sum() / (n - 1))
+        out["sfs_residual"].append(((e - o).abs().sum() / o.sum().clamp_min(1.0)))
+    for key, values in out.items():
+        parts[key] = torch.stack([torch.as_tensor(v, dtype=mean.dtype) for v in values]).mean()
+    total = sum(float(w_all.get(k, 0.0)) * parts[f"loss_{k}"]
+                for k in ("time", "topology", "node", "sfs")) if weights else parts["loss_time"]
+    return total, parts
+
+
+class PhaseSchedule(Callback):
+    """Switches the training data's prior and the loss weights at the phase boundaries (at
+    epoch starts) and records ``phase`` in the history."""
+
+    def __init__(self, phases, dataset):
+        self.phases = tuple(phases)
+        self.dataset = dataset
+
+    def on_epoch_begin(self, net, **kwargs):
+        ds = self.dataset
+        step = ds.first_step + ds.epoch * ds.steps_per_epoch
+        phase = phase_at(self.phases, step)
+        sim = list(ds.source.simulation)
+        sim[5] = dict(phase.prior)
+        sim[6] = phase.rate_range
+        sim[7] = tuple(phase.scenarios)
+        ds.source.simulation = tuple(sim)
+        net.loss_weights_ = phase.weights()
+        net.history.record("phase", phase.name)
+
+
+class TauAnnealing(Callback):
+    """Anneals the Gumbel-softmax temperature exponentially per step, ``tau_max`` ->
+    ``tau_min`` over ``total_steps``; records the epoch's last ``tau``."""
+
+    def __init__(self, dataset, total_steps, tau_max=5.0, tau_min=0.05):
+        self.dataset, self.total_steps = dataset, int(total_steps)
+        self.tau_max, self.tau_min = float(tau_max), float(tau_min)
+
+    def on_epoch_begin(self, net, **kwargs):
+        ds = self.dataset
+        self.step_ = ds.first_step + ds.epoch * ds.steps_per_epoch
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            frac = min(self.step_ / max(self.total_steps - 1, 1), 1.0)
+            net.tau_ = self.tau_max * (self.tau_min / self.tau_max) ** frac
+            self.step_ += 1
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("tau", float(getattr(net, "tau_", self.tau_max)))
+
+
+class LossComponents(Callback):
+    """Epoch means of every component (and ``valid_`` ones on the held-out set)."""
+
+    def on_epoch_end(self, net, **kwargs):
+        batches = net.history[-1, "batches"]
+        for prefix in ("", "valid_"):
+            for key in COMPONENTS:
+                values = [b[prefix + key] for b in batches if prefix + key in b]
+                if values:
+                    net.history.record(prefix + key, float(np.mean(values)))
+
+
+def scale_curriculum(phases, factor):
+    """The same phases with ``factor`` x their steps (at least one each)."""
+    return tuple(Phase(**{**p.__dict__, "steps": max(1, int(math.ceil(p.steps * factor)))})
+                 for p in phases)

@@ -1,0 +1,344 @@
+"""The learnt N_e(t) decoder: a normalizing flow over log10 N_e on :data:`NE_TIME_GRID`,
+conditioned on a permutation-invariant summary of what Mainspring read and predicted.
+
+The summary of one chromosome (:class:`NeSummary`) is additive, so chromosomes (or any
+pieces of sequence of one population) combine by ``+``:
+
+- the histogram of the predicted ln pairwise TMRCA of every pair and window (log10
+  generations, :data:`LOG_T_EDGES`, with a tail bin at each end) — the predicted
+  coalescence-time distribution;
+- the sums of the predicted sd and of the network's last-block activations over pairs and
+  windows (the pooled pair encoder);
+- the SFS of the haplotypes projected to :data:`NE_SFS_SIZE` (hypergeometric projection,
+  moments) and the mutation rate times the accessible length.
+
+Its features (:func:`summary_features`) are all per unit of sequence and per pair, in
+generations: the histogram's fractions, the hazard estimate of N_e on the grid from it
+(:func:`ne_from_times`), the mean sd, the pooled activations and log10 of the SFS divided by
+mu x length (the expected branch length carrying k of 20 copies). A
+:class:`zuko.flows.NSF` over the 32 standardised log10 N_e values, its context an MLP of
+those features, is trained on msprime simulations from a broad prior (piecewise-constant
+histories, 1-8 epochs, change times log-uniform over 30-1e5 generations, sizes log-uniform
+over 10^2.5-10^5) by maximum likelihood of the true trajectory, with skorch.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import zuko
+from joblib import Parallel, delayed
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping, GradientNormClipping
+from torch import nn
+
+from ._ne import NE_TIME_GRID, NePosterior, ne_from_times
+
+__all__ = ["NeSummary", "NeDecoder", "summary_features", "NE_SFS_SIZE", "LOG_T_EDGES",
+           "NE_PRIOR", "ne_training_set", "train_ne_decoder", "grid_log10_ne"]
+
+#: haplotypes the SFS is projected to (the decoder needs at least this many)
+NE_SFS_SIZE = 20
+#: edges (log10 generations) of the histogram of predicted pairwise times
+LOG_T_EDGES = np.linspace(1.0, 6.0, 51)
+#: the training prior of the decoder (keyword arguments of ``sample_size_history``)
+NE_PRIOR = dict(max_epochs=8, size_range=(10 ** 2.5, 1e5), time_range=(30.0, 1e5))
+
+
+@dataclass(frozen=True, eq=False)
+class NeSummary:
+    """What the N_e(t) decoder reads of one or more chromosomes; ``a + b`` pools two.
+
+    Attributes
+    ----------
+    time_counts : ndarray of shape (len(LOG_T_EDGES) + 1,)
+        Pair-windows per bin of predicted log10 TMRCA (first and last: the tails).
+    sd_sum : float
+        Sum of the predicted sd of ln TMRCA over pair-windows.
+    hidden_sum : ndarray of shape (width,)
+        Sum of the network's last-block activations over pairs and windows.
+    n_pair_windows : float
+    sfs : ndarray of shape (NE_SFS_SIZE + 1,)
+        The SFS projected to :data:`NE_SFS_SIZE` haplotypes (sites with missing calls left
+        out).
+    mu_length : float
+        Mutation rate x accessible length (bp) of the sites the SFS counts.
+    """
+
+    time_counts: np.ndarray
+    sd_sum: float
+    hidden_sum: np.ndarray
+    n_pair_windows: float
+    sfs: np.ndarray
+    mu_length: float
+
+    def __add__(self, other):
+        if isinstance(other, numbers.Number) and other == 0:  # sum() starts from 0
+            return self
+        if not isinstance(other, NeSummary):
+            return NotImplemented
+        return NeSummary(self.time_counts + other.time_counts, self.sd_sum + other.sd_sum,
+                         self.hidden_sum + other.hidden_sum,
+                         self.n_pair_windows + other.n_pair_windows, self.sfs + other.sfs,
+                         self.mu_length + other.mu_length)
+
+    __radd__ = __add__
+
+    def to_dict(self):
+        return {f: np.asarray(getattr(self, f), dtype=float) for f in
+                ("time_counts", "sd_sum", "hidden_sum", "n_pair_windows", "sfs", "mu_length")}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(np.asarray(d["time_counts"], float), float(d["sd_sum"]),
+                   np.asarray(d["hidden_sum"], float), float(d["n_pair_windows"]),
+                   np.asarray(d["sfs"], float), float(d["mu_length"]))
+
+
+def projected_sfs(genotypes, size=NE_SFS_SIZE):
+    """The unfolded SFS of the fully called sites of a (sites, n) 0/1/-1 matrix, projected
+    to ``size`` haplotypes (moments' hypergeometric projection)."""
+    import moments
+
+    g = np.asarray(genotypes)
+    n = g.shape[1]
+    if n < size:
+        raise ValueError(f"the data have {n} haplotypes; the N_e(t) decoder reads the SFS "
+                         f"projected to {size}, so it needs at least {size}.")
+    called = (g >= 0).all(axis=1)
+    counts = np.bincount((g[called] == 1).sum(axis=1), minlength=n + 1).astype(float)
+    return np.asarray(moments.Spectrum(counts, mask_corners=False).project([size]).data)
+
+
+def time_histogram(log_tmrca):
+    """Counts of predicted ln TMRCA per :data:`LOG_T_EDGES` bin, tails included."""
+    x = np.asarray(log_tmrca, dtype=float).ravel() / np.log(10)
+    index = np.searchsorted(LOG_T_EDGES, x, side="right")  # 0: below, len: above
+    return np.bincount(index, minlength=len(LOG_T_EDGES) + 1).astype(float)
+
+
+def summary_features(summary):
+    """The decoder's context vector of a :class:`NeSummary` (see the module's docstring)."""
+    s = summary
+    n = max(s.n_pair_windows, 1.0)
+    frac = s.time_counts / n
+    centres = np.concatenate([[LOG_T_EDGES[0] - 0.05],
+                              (LOG_T_EDGES[1:] + LOG_T_EDGES[:-1]) / 2,
+                              [LOG_T_EDGES[-1] + 0.05]])
+    hazard = np.log10(ne_from_times(10 ** centres, weights=s.time_counts))
+    sfs = np.log10((np.maximum(s.sfs[1:-1], 0) + 0.5) / max(s.mu_length, 1e-30))
+    return np.concatenate([np.log10(frac + 1e-4), hazard, [s.sd_sum / n],
+                           s.hidden_sum / n, sfs]).astype(np.float32)
+
+
+def grid_log10_ne(history, grid=NE_TIME_GRID):
+    """log10 N_e of a :class:`~sfsestimators.simulate.SizeHistory` at the log-midpoints of
+    the grid's intervals (the decoder's target)."""
+    return np.log10(history.size_at(np.sqrt(grid[:-1] * grid[1:])))
+
+
+class NeDecoder(nn.Module):
+    """A conditional normalizing flow over log10 N_e on the grid (:class:`zuko.flows.NSF`),
+    its context an MLP of the summary features; inputs and outputs standardised by buffers
+    set from the training data.
+
+    ``forward(x, y)`` is the log density of trajectories ``y`` (n, K) given features ``x``
+    (n, C); :meth:`sample` draws trajectories.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sfsestimators.genealogy import NeDecoder
+    >>> dec = NeDecoder(n_context=5, n_grid=4, hidden=16, embed=8)
+    >>> dec(torch.zeros(3, 5), torch.zeros(3, 4)).shape
+    torch.Size([3])
+    >>> dec.sample(torch.zeros(2, 5), 7).shape
+    torch.Size([7, 2, 4])
+    """
+
+    def __init__(self, n_context, n_grid=len(NE_TIME_GRID) - 1, hidden=128, embed=64,
+                 transforms=3):
+        super().__init__()
+        self.embed = nn.Sequential(nn.Linear(n_context, hidden), nn.GELU(),
+                                   nn.Linear(hidden, hidden), nn.GELU(),
+                                   nn.Linear(hidden, embed))
+        self.flow = zuko.flows.NSF(features=n_grid, context=embed, transforms=transforms,
+                                   hidden_features=(hidden, hidden))
+        for name, size in (("x_mean", n_context), ("y_mean", n_grid)):
+            self.register_buffer(name, torch.zeros(size))
+        for name, size in (("x_scale", n_context), ("y_scale", n_grid)):
+            self.register_buffer(name, torch.ones(size))
+
+    def standardise(self, x, y):
+        """Set the buffers from training features ``x`` and targets ``y`` (arrays)."""
+        for name, v in (("x", x), ("y", y)):
+            v = torch.as_tensor(np.asarray(v), dtype=torch.float32)
+            getattr(self, f"{name}_mean").copy_(v.mean(0))
+            getattr(self, f"{name}_scale").copy_(v.std(0).clamp_min(1e-3))
+
+    def _context(self, x):
+        return self.embed((x - self.x_mean) / self.x_scale)
+
+    def forward(self, x, y):
+        z = (y - self.y_mean) / self.y_scale
+        return self.flow(self._context(x)).log_prob(z) - torch.log(self.y_scale).sum()
+
+    @torch.no_grad()
+    def sample(self, x, n):
+        """``n`` draws of log10 N_e per row of ``x``: (n, len(x), K)."""
+        z = self.flow(self._context(x)).sample((int(n),))
+        return z * self.y_scale + self.y_mean
+
+
+class _NegLogProb(nn.Module):
+    def forward(self, log_prob, y=None):
+        return -log_prob.mean()
+
+
+# -- training data ------------------------------------------------------------------------
+def _summaries_of(estimator, seed, n_haplotypes, chromosomes, length, mutation_rate,
+                  recombination_rate, rate_range, prior, max_pairs):
+    """One training history: its target and the summaries of its chromosomes."""
+    from ..simulate import sample_size_history, simulate
+
+    torch.set_num_threads(1)
+    rng = np.random.RandomState(seed)
+    history = sample_size_history(rng, **prior)
+    low, high = np.log(rate_range)
+    rho = recombination_rate * float(np.exp(rng.uniform(low, high)))
+    out = []
+    for _ in range(chromosomes):
+        ts = simulate(history, n_haplotypes, length, mutation_rate=mutation_rate,
+                      recombination_rate=rho, random_state=rng)
+        out.append(estimator.ne_summary(ts, mutation_rate=mutation_rate, max_pairs=max_pairs,
+                                        random_state=rng).to_dict())
+    return grid_log10_ne(history), out
+
+
+def ne_training_set(estimator, n, *, out_dir, n_haplotypes=NE_SFS_SIZE, chromosomes=3,
+                    length=4e6, mutation_rate=1.29e-8, recombination_rate=1e-8,
+                    rate_range=(0.5, 2.0), prior=None, max_pairs=64, chunk=20,
+                    n_jobs=None, random_state=0, progress=False):
+    """Simulate ``n`` histories from the decoder's prior and summarise each chromosome with
+    ``estimator``, in parallel (joblib), resumable: every ``chunk`` histories are one
+    ``.npz`` file in ``out_dir``; files already there are kept.
+
+    The recombination rate of each history is the nominal one times a log-uniform factor in
+    ``rate_range``; each chromosome's summary pools ``max_pairs`` random pairs
+    (:meth:`MainspringARGEstimator.ne_summary`). Returns ``(targets (n, K), summaries: list
+    of per-chromosome lists)``.
+    """
+    prior = dict(NE_PRIOR if prior is None else prior)
+    os.makedirs(out_dir, exist_ok=True)
+    seeds = np.random.SeedSequence(random_state).generate_state(n)
+    todo = [c for c in range(0, n, chunk)
+            if not os.path.exists(os.path.join(out_dir, f"chunk{c:06d}.npz"))]
+
+    def run(c):
+        items = [_summaries_of(estimator, int(s), n_haplotypes, chromosomes, length,
+                               mutation_rate, recombination_rate, rate_range, prior,
+                               max_pairs) for s in seeds[c:c + chunk]]
+        flat = {"target": np.stack([t for t, _ in items])}
+        for key in items[0][1][0]:
+            flat[key] = np.stack([[d[key] for d in s] for _, s in items])
+        path = os.path.join(out_dir, f"chunk{c:06d}.npz")
+        np.savez(f"{path}.tmp.npz", **flat)
+        os.replace(f"{path}.tmp.npz", path)
+        return c
+
+    jobs = (delayed(run)(c) for c in todo)
+    if progress:
+        from tqdm.auto import tqdm
+        jobs = tqdm(jobs, total=len(todo), desc="N_e training histories (chunks)")
+    Parallel(n_jobs=n_jobs)(jobs)
+    return load_training_set(out_dir, limit=n)
+
+
+def load_training_set(out_dir, limit=None):
+    """Read the chunks of :func:`ne_training_set` (in order): ``(targets, summaries)``."""
+    files = sorted(f for f in os.listdir(out_dir) if f.startswith("chunk")
+                   and f.endswith(".npz") and ".tmp" not in f)
+    targets, summaries = [], []
+    for f in files:
+        with np.load(os.path.join(out_dir, f)) as d:
+            for i in range(len(d["target"])):
+                targets.append(d["target"][i])
+                summaries.append([NeSummary.from_dict({k: d[k][i, c] for k in d.files
+                                                       if k != "target"})
+                                  for c in range(d["sd_sum"].shape[1])])
+    if limit is not None:
+        targets, summaries = targets[:limit], summaries[:limit]
+    return np.asarray(targets), summaries
+
+
+def _examples(targets, summaries, rng, subsets=True):
+    """Features and targets: every history pooled over all its chromosomes, and (with
+    ``subsets``) over random non-empty subsets of them (less sequence: more noise)."""
+    x, y = [], []
+    for target, chrom in zip(targets, summaries):
+        x.append(summary_features(sum(chrom)))
+        y.append(target)
+        if subsets and len(chrom) > 1:
+            for _ in range(len(chrom) - 1):
+                k = rng.randint(1, len(chrom))
+                pick = rng.choice(len(chrom), size=k, replace=False)
+                x.append(summary_features(sum(chrom[i] for i in pick)))
+                y.append(target)
+    return np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)
+
+
+def train_ne_decoder(targets, summaries, *, max_epochs=400, lr=1e-3, batch_size=64,
+                     patience=40, hidden=128, embed=64, transforms=3, subsets=True,
+                     device="cpu", random_state=0, verbose=0):
+    """Fit a :class:`NeDecoder` to simulated histories (skorch ``NeuralNet``: AdamW,
+    gradient clipping, a 10 % validation split of the histories, early stopping with the
+    best weights restored). Returns the trained module (CPU, eval mode) and the skorch
+    history."""
+    rng = np.random.RandomState(random_state)
+    order = rng.permutation(len(targets))
+    n_valid = max(1, len(order) // 10)
+    valid, train = order[:n_valid], order[n_valid:]
+    x_tr, y_tr = _examples(targets[train], [summaries[i] for i in train], rng, subsets)
+    x_va, y_va = _examples(targets[valid], [summaries[i] for i in valid], rng, False)
+    torch.manual_seed(int(rng.randint(2**31 - 1)))
+    net = NeuralNet(NeDecoder, module__n_context=x_tr.shape[1], module__n_grid=y_tr.shape[1],
+                    module__hidden=hidden, module__embed=embed,
+                    module__transforms=transforms, criterion=_NegLogProb,
+                    optimizer=torch.optim.AdamW, optimizer__weight_decay=1e-4, lr=lr,
+                    batch_size=batch_size, max_epochs=max_epochs, device=device,
+                    iterator_train__shuffle=True, verbose=verbose,
+                    train_split=_fixed_split(x_va, y_va),
+                    callbacks=[("clip", GradientNormClipping(5.0)),
+                               ("early_stopping", EarlyStopping(patience=patience,
+                                                                load_best=True))])
+    net.initialize()
+    net.module_.standardise(x_tr, y_tr)
+    net.partial_fit({"x": x_tr, "y": y_tr}, np.zeros(len(x_tr), dtype=np.float32))
+    module = net.module_.cpu().eval()
+    return module, net.history
+
+
+def _fixed_split(x_valid, y_valid):
+    """A skorch ``train_split`` that keeps all of X for training and validates on the given
+    held-out histories (their features are not the training rows' subsets)."""
+    from skorch.dataset import Dataset
+
+    def split(dataset, y=None, **kwargs):
+        return dataset, Dataset({"x": x_valid, "y": y_valid},
+                                np.zeros(len(x_valid), dtype=np.float32))
+    return split
+
+
+def decoder_posterior(module, summary, n_draws=200, random_state=None):
+    """:class:`NePosterior` draws of the decoder for a :class:`NeSummary`."""
+    x = torch.as_tensor(summary_features(summary))[None]
+    seed = int(np.random.RandomState(random_state).randint(2**31 - 1))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        draws = module.sample(x, n_draws)[:, 0].double().numpy()
+    return NePosterior(np.asarray(NE_TIME_GRID, dtype=float), 10 ** draws, "decoder")
+

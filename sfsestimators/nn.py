@@ -333,9 +333,18 @@ class PairConvNet(nn.Module):
     ((3, 10), (3, 10))
     """
 
-    def __init__(self, width=32, n_blocks=4, kernel_size=5, n_features=4, adapter=0):
+    def __init__(self, width=32, n_blocks=4, kernel_size=5, n_features=4, adapter=0,
+                 n_mask=0):
         super().__init__()
+        self.n_features = n_features
         self.inp = nn.Conv1d(n_features, width, 1)
+        # bitmask channels (missing calls, inaccessible sequence) after the features: their
+        # own input map, zero at initialisation so a trained backbone keeps its answers
+        self.mask_in = None
+        if n_mask:
+            self.mask_in = nn.Conv1d(n_mask, width, 1)
+            nn.init.zeros_(self.mask_in.weight)
+            nn.init.zeros_(self.mask_in.bias)
         # bottleneck adapters after each block (0: none): identity at initialisation, so a
         # trained backbone keeps its answers until the adapters learn (Houlsby et al. 2019)
         self.adapters = nn.ModuleList([BottleneckAdapter(width, adapter)
@@ -349,7 +358,9 @@ class PairConvNet(nn.Module):
         features' offset (:func:`~sfsestimators.genealogy.pair_features`), is added back to
         the mean. ``hidden=True``: also the last block's activations summed over pairs and
         windows, (width,) (what the N_e(t) decoder pools)."""
-        h = self.inp(x)
+        h = self.inp(x[:, :self.n_features])
+        if self.mask_in is not None:
+            h = h + self.mask_in(x[:, self.n_features:])
         if self.adapters is None:
             h = self.blocks(h)
         else:

@@ -394,3 +394,35 @@ def test_training_over_a_prior_of_rates():
     assert np.all(np.isfinite(losses))
     with pytest.raises(ValueError, match="rate_range is \\(2, 1\\); expected None or"):
         _tiny(rate_range=(2, 1)).fit()
+
+
+def test_wmissing_bitmask_channels_train_on_a_frozen_backbone():
+    """The wmissing stage: two bitmask channels through their own input map (zero at
+    first: the backbone's answers are unchanged), trained with the adapters on masked
+    simulations while the backbone's weights stay exactly as they were."""
+    import torch
+
+    from sfsestimators.genealogy import features_for_pairs, window_divergence
+    from sfsestimators.genealogy._data import mask_item
+    from sfsestimators.simulate import SizeHistory, extract_targets, simulate
+
+    base = MainspringARGEstimator.pretrained(device="cpu")
+    est = MainspringARGEstimator(missing_mask=True, adapter=4, init_from="small",
+                                 max_steps=4, steps_per_epoch=2, n_haplotypes=8,
+                                 train_length=1e5, random_state=0).fit()
+    trained, frozen = est.module_.state_dict(), base.module_.state_dict()
+    assert all(torch.equal(trained[k], frozen[k]) for k in frozen)
+    assert float(est.module_.mask_in.weight.abs().sum()) > 0
+    item = extract_targets(simulate(SizeHistory([0.0], [1e4]), 8, 1e5, random_state=5), 2000.0)
+    masked = mask_item(item, np.random.RandomState(2), hole_rate=3.0)
+    assert len(masked["positions"]) <= len(item["positions"])
+    assert np.all(masked["accessible"] <= 2000.0) and masked["accessible"].min() < 2000.0
+    div = window_divergence(masked["genotypes"], masked["positions"], item["windows"],
+                            1.29e-8, masked["accessible"])
+    feats = features_for_pairs(div, np.array([[0, 1], [2, 3]]), True, mask=True)
+    assert feats.shape == (2, 8, 50)
+    lacking = (masked["genotypes"] < 0).any()
+    assert (feats[:, 6].max() > 0) == bool(lacking) and feats[:, 7].max() > 0
+    g = masked["genotypes"]
+    pred = est.predict((g, masked["positions"]), sequence_length=1e5, ne_draws=0)
+    assert np.all(np.isfinite(pred.log_tmrca))

@@ -116,6 +116,10 @@ def test_summaries_pool_by_addition():
     both = sum([s1, s2])
     assert both.n_pair_windows == s1.n_pair_windows + s2.n_pair_windows == 2 * 276 * 50
     assert both.time_counts.sum() == both.n_pair_windows
+    from sfsestimators.genealogy import DIVERGENCE_SCALES
+
+    np.testing.assert_array_equal(s1.divergence_counts.sum(axis=1),
+                                  [276 * (50 // k) for k in DIVERGENCE_SCALES])
     np.testing.assert_allclose(both.mu_length, 2 * 1.29e-8 * 1e5)
     expected = moments.Spectrum(np.asarray(sfs_from_tree_sequence(ts1)),
                                 mask_corners=False).project([NE_SFS_SIZE])

@@ -25,6 +25,8 @@ from ._curriculum import (
     window_trees,
 )
 from ._decoder import (
+    DIVERGENCE_SCALES,
+    LOG_D_EDGES,
     LOG_T_EDGES,
     NE_PRIOR,
     NE_SFS_SIZE,
@@ -52,6 +54,7 @@ __all__ = ["MainspringARGEstimator", "GenealogyPrediction", "PairwisePrediction"
            "PRESETS", "N_PAIR_FEATURES", "NePosterior", "ne_posterior", "ne_from_times",
            "NE_TIME_GRID", "branch_structure", "implied_sfs", "sfs_chi2", "NeDecoder",
            "NeSummary", "summary_features", "ne_training_set", "train_ne_decoder",
-           "grid_log10_ne", "NE_PRIOR", "NE_SFS_SIZE", "LOG_T_EDGES", "Phase", "CURRICULUM",
+           "grid_log10_ne", "NE_PRIOR", "NE_SFS_SIZE", "LOG_T_EDGES",
+           "DIVERGENCE_SCALES", "LOG_D_EDGES", "Phase", "CURRICULUM",
            "COMPONENTS", "composite_loss", "window_trees", "trees_implied_sfs",
            "scale_curriculum"]

@@ -13,12 +13,45 @@ import torch
 from ..simulate import extract_targets, simulate_item
 from ._features import pair_features
 
-__all__ = ["StepBatches", "ValidationBatches", "make_batch"]
+__all__ = ["StepBatches", "ValidationBatches", "make_batch", "mask_item"]
 
 _VALID_OFFSET = 2**40  # validation seeds: steps never reach this far
 
 
-def make_batch(items, mutation_rate, triplet):
+def mask_item(item, rng, *, max_missing=0.3, hole_rate=1.5, hole_length=(5e3, 4e4)):
+    """The item as a real call set would have it (training of the ``wmissing`` network):
+    with probability 0.8 a fraction U(0, ``max_missing``) of the genotype calls missing
+    (-1, independently), and Poisson(``hole_rate``) inaccessible holes of U(``hole_length``)
+    bp whose sites are left out; ``accessible`` holds the accessible bp per window. The
+    targets (true TMRCAs) are unchanged."""
+    from ._features import accessible_lengths
+
+    g = np.array(item["genotypes"], dtype=np.int8)
+    if rng.rand() < 0.8:
+        g[rng.rand(*g.shape) < rng.uniform(0, max_missing)] = -1
+    windows = item["windows"]
+    length = float(windows[-1])
+    holes = []
+    for _ in range(rng.poisson(hole_rate)):
+        start = rng.uniform(0, length)
+        holes.append((start, min(length, start + rng.uniform(*hole_length))))
+    edges = [0.0]
+    for start, end in sorted(holes):
+        if start <= edges[-1]:
+            edges[-1] = max(edges[-1], end)
+        else:
+            edges += [start, end]
+    edges.append(length)  # accessible: [e0, e1), [e2, e3), ...
+    intervals = np.array(edges).reshape(-1, 2)
+    intervals = intervals[intervals[:, 1] > intervals[:, 0]]
+    pos = np.asarray(item["positions"])
+    k = np.searchsorted(intervals[:, 0], pos, side="right") - 1
+    keep = (k >= 0) & (pos < intervals[np.maximum(k, 0), 1])
+    return {**item, "genotypes": g[keep], "positions": pos[keep],
+            "accessible": accessible_lengths(intervals, windows)}
+
+
+def make_batch(items, mutation_rate, triplet, mask=False):
     """One training batch from simulation items (``extract_targets`` dicts): a dict of
     network inputs ``x`` (pairs, channels, windows) and ``shift`` (pairs,), ``aux`` (per
     item what the composite loss reads: haplotypes, true copying parents, observed SFS,
@@ -28,17 +61,19 @@ def make_batch(items, mutation_rate, triplet):
         # an item simulated at its own rate is read at it, as predict(mutation_rate=) would
         f, shift, pairs = pair_features(item["genotypes"], item["positions"], item["windows"],
                                         item.get("mutation_rate", mutation_rate),
-                                        triplet=triplet)
+                                        triplet=triplet, accessible=item.get("accessible"),
+                                        mask=mask)
         t = np.log(np.maximum(item["tmrca"][:, pairs[:, 0], pairs[:, 1]].T, 1e-3))
         feats.append(f)
         targets.append(t.astype(np.float32))
         shifts.append(np.full(len(f), shift, dtype=np.float32))
         g = np.asarray(item["genotypes"])
         n = g.shape[1]
+        called = (g >= 0).all(axis=1)
         # what the composite loss needs besides the targets (genealogy/_curriculum.py)
         aux.append({"n": torch.tensor(n),
                     "nearest": torch.as_tensor(np.asarray(item["nearest"], dtype=np.int64)),
-                    "sfs": torch.as_tensor(np.bincount((g == 1).sum(axis=1),
+                    "sfs": torch.as_tensor(np.bincount((g[called] == 1).sum(axis=1),
                                                        minlength=n + 1).astype(np.float32)),
                     "window_length": torch.as_tensor(np.diff(item["windows"]).astype(
                         np.float32)),
@@ -66,9 +101,10 @@ class AuxItems:
 class _Source:
     """Where the items come from: fresh msprime simulations, or given tree sequences."""
 
-    def __init__(self, simulation, tree_sequences=None, window_size=None):
+    def __init__(self, simulation, tree_sequences=None, window_size=None, missing=False):
         # (n_haplotypes, length, window, mu, rho, prior, rate_range, scenarios)
         self.simulation = simulation
+        self.missing = missing  # mask_item every item (the wmissing network)
         self.data = None
         if tree_sequences is not None:
             self.data = [extract_targets(ts, window_size) for ts in tree_sequences]
@@ -76,8 +112,13 @@ class _Source:
     def items(self, entropy, n):
         rng = np.random.RandomState(np.random.SeedSequence(entropy).generate_state(1)[0])
         if self.data is not None:
-            return [self.data[i] for i in rng.randint(len(self.data), size=n)]
-        return [simulate_item(int(rng.randint(1, 2**31 - 1)), *self.simulation) for _ in range(n)]
+            items = [self.data[i] for i in rng.randint(len(self.data), size=n)]
+        else:
+            items = [simulate_item(int(rng.randint(1, 2**31 - 1)), *self.simulation)
+                     for _ in range(n)]
+        if self.missing:
+            items = [mask_item(item, rng) for item in items]
+        return items
 
 
 class StepBatches(torch.utils.data.IterableDataset):
@@ -90,6 +131,7 @@ class StepBatches(torch.utils.data.IterableDataset):
         self.source, self.seed = source, int(seed)
         self.batch_size, self.steps_per_epoch = int(batch_size), int(steps_per_epoch)
         self.mutation_rate, self.triplet = mutation_rate, triplet
+        self.mask = bool(getattr(source, "missing", False))
         self.epoch, self.first_step, self.limit = 0, 0, 0
 
     def steps(self):
@@ -102,7 +144,7 @@ class StepBatches(torch.utils.data.IterableDataset):
         for k in self.steps():
             if k % n_workers == worker:
                 yield make_batch(self.source.items([self.seed, k], self.batch_size),
-                                 self.mutation_rate, self.triplet)
+                                 self.mutation_rate, self.triplet, self.mask)
 
 
 class ValidationBatches(torch.utils.data.Dataset):
@@ -111,7 +153,8 @@ class ValidationBatches(torch.utils.data.Dataset):
 
     def __init__(self, source, seed, n, *, mutation_rate, triplet):
         self.batches = [make_batch(source.items([int(seed), _VALID_OFFSET + i], 1),
-                                   mutation_rate, triplet) for i in range(int(n))]
+                                   mutation_rate, triplet, bool(source.missing))
+                        for i in range(int(n))]
 
     def __len__(self):
         return len(self.batches)

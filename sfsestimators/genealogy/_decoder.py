@@ -12,10 +12,15 @@ pieces of sequence of one population) combine by ``+``:
 - the SFS of the haplotypes projected to :data:`NE_SFS_SIZE` (hypergeometric projection,
   moments) and the mutation rate times the accessible length.
 
+- the histograms of the pairs' observed differences in 2, 8, 32 and 128 kb windows (time
+  equivalents ``(d + 1/2) / (2 mu L)``): the raw pairwise-divergence distribution at four
+  scales, whose short-window zeros (runs of identity) speak of recent times.
+
 Its features (:func:`summary_features`) are all per unit of sequence and per pair, in
 generations: the histogram's fractions, the hazard estimate of N_e on the grid from it
-(:func:`ne_from_times`), the mean sd, the pooled activations and log10 of the SFS divided by
-mu x length (the expected branch length carrying k of 20 copies). A
+(:func:`ne_from_times`), the mean sd, the pooled activations, log10 of the SFS divided by
+mu x length (the expected branch length carrying k of 20 copies) and the log fractions of
+the divergence histograms. A
 :class:`zuko.flows.NSF` over the 32 standardised log10 N_e values, its context an MLP of
 those features, is trained on msprime simulations from a broad prior (piecewise-constant
 histories, 1-8 epochs, change times log-uniform over 30-1e5 generations, sizes log-uniform
@@ -39,12 +44,17 @@ from torch import nn
 from ._ne import NE_TIME_GRID, NePosterior, ne_from_times
 
 __all__ = ["NeSummary", "NeDecoder", "summary_features", "NE_SFS_SIZE", "LOG_T_EDGES",
+           "DIVERGENCE_SCALES", "LOG_D_EDGES", "divergence_histograms",
            "NE_PRIOR", "ne_training_set", "train_ne_decoder", "grid_log10_ne"]
 
 #: haplotypes the SFS is projected to (the decoder needs at least this many)
 NE_SFS_SIZE = 20
 #: edges (log10 generations) of the histogram of predicted pairwise times
 LOG_T_EDGES = np.linspace(1.0, 6.0, 51)
+#: window multiples whose pairwise differences are histogrammed (2, 8, 32, 128 kb windows)
+DIVERGENCE_SCALES = (1, 4, 16, 64)
+#: edges (log10 generations) of those histograms: differences as (d + 1/2) / (2 mu L)
+LOG_D_EDGES = np.arange(1.5, 6.01, 0.15)
 #: the training prior of the decoder (keyword arguments of ``sample_size_history``)
 NE_PRIOR = dict(max_epochs=8, size_range=(10 ** 2.5, 1e5), time_range=(30.0, 1e5))
 
@@ -67,6 +77,11 @@ class NeSummary:
         out).
     mu_length : float
         Mutation rate x accessible length (bp) of the sites the SFS counts.
+    divergence_counts : ndarray of shape (len(DIVERGENCE_SCALES), len(LOG_D_EDGES) + 1)
+        Per scale (:data:`DIVERGENCE_SCALES` windows together) the pairs' observed
+        differences as time equivalents ``(d + 1/2) / (2 mu L)``, histogrammed on
+        :data:`LOG_D_EDGES` (the raw data's pairwise-divergence distribution at 2-128 kb:
+        identity-by-state runs for recent times, long windows for old ones).
     """
 
     time_counts: np.ndarray
@@ -75,6 +90,7 @@ class NeSummary:
     n_pair_windows: float
     sfs: np.ndarray
     mu_length: float
+    divergence_counts: np.ndarray
 
     def __add__(self, other):
         if isinstance(other, numbers.Number) and other == 0:  # sum() starts from 0
@@ -84,19 +100,22 @@ class NeSummary:
         return NeSummary(self.time_counts + other.time_counts, self.sd_sum + other.sd_sum,
                          self.hidden_sum + other.hidden_sum,
                          self.n_pair_windows + other.n_pair_windows, self.sfs + other.sfs,
-                         self.mu_length + other.mu_length)
+                         self.mu_length + other.mu_length,
+                         self.divergence_counts + other.divergence_counts)
 
     __radd__ = __add__
 
     def to_dict(self):
         return {f: np.asarray(getattr(self, f), dtype=float) for f in
-                ("time_counts", "sd_sum", "hidden_sum", "n_pair_windows", "sfs", "mu_length")}
+                ("time_counts", "sd_sum", "hidden_sum", "n_pair_windows", "sfs", "mu_length",
+                 "divergence_counts")}
 
     @classmethod
     def from_dict(cls, d):
         return cls(np.asarray(d["time_counts"], float), float(d["sd_sum"]),
                    np.asarray(d["hidden_sum"], float), float(d["n_pair_windows"]),
-                   np.asarray(d["sfs"], float), float(d["mu_length"]))
+                   np.asarray(d["sfs"], float), float(d["mu_length"]),
+                   np.asarray(d["divergence_counts"], float))
 
 
 def projected_sfs(genotypes, size=NE_SFS_SIZE):
@@ -121,6 +140,29 @@ def time_histogram(log_tmrca):
     return np.bincount(index, minlength=len(LOG_T_EDGES) + 1).astype(float)
 
 
+def divergence_histograms(local_log_t, pairs, window_length, mutation_rate):
+    """Counts of the pairs' differences at each of :data:`DIVERGENCE_SCALES` (consecutive
+    windows summed; a trailing remainder left out), as time equivalents on
+    :data:`LOG_D_EDGES`. ``local_log_t``: (windows, n, n) method-of-moments ln TMRCA
+    ``ln((d + 1/2) / (2 mu L_w))`` (:func:`window_divergence`); ``window_length``:
+    (windows,) bp."""
+    length = np.asarray(window_length, dtype=float)
+    two_mu_l = 2 * mutation_rate * length[:, None]
+    d = np.maximum(np.exp(local_log_t[:, pairs[:, 0], pairs[:, 1]].astype(float)) * two_mu_l
+                   - 0.5, 0.0)  # (windows, pairs)
+    out = np.zeros((len(DIVERGENCE_SCALES), len(LOG_D_EDGES) + 1))
+    for k, scale in enumerate(DIVERGENCE_SCALES):
+        m = (len(d) // scale) * scale
+        if m == 0:
+            continue
+        d_s = d[:m].reshape(-1, scale, d.shape[1]).sum(axis=1)
+        l_s = length[:m].reshape(-1, scale).sum(axis=1)[:, None]
+        x = np.log10((d_s + 0.5) / (2 * mutation_rate * l_s))
+        out[k] = np.bincount(np.searchsorted(LOG_D_EDGES, x.ravel(), side="right"),
+                             minlength=len(LOG_D_EDGES) + 1)
+    return out
+
+
 def summary_features(summary):
     """The decoder's context vector of a :class:`NeSummary` (see the module's docstring)."""
     s = summary
@@ -131,8 +173,10 @@ def summary_features(summary):
                               [LOG_T_EDGES[-1] + 0.05]])
     hazard = np.log10(ne_from_times(10 ** centres, weights=s.time_counts))
     sfs = np.log10((np.maximum(s.sfs[1:-1], 0) + 0.5) / max(s.mu_length, 1e-30))
+    div = s.divergence_counts / np.maximum(s.divergence_counts.sum(axis=1, keepdims=True), 1)
     return np.concatenate([np.log10(frac + 1e-4), hazard, [s.sd_sum / n],
-                           s.hidden_sum / n, sfs]).astype(np.float32)
+                           s.hidden_sum / n, sfs, np.log10(div + 1e-5).ravel()]
+                          ).astype(np.float32)
 
 
 def grid_log10_ne(history, grid=NE_TIME_GRID):

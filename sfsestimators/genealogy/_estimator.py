@@ -59,6 +59,7 @@ from ._decoder import (
     NeDecoder,
     NeSummary,
     decoder_posterior,
+    divergence_histograms,
     ne_training_set,
     projected_sfs,
     time_histogram,
@@ -112,6 +113,10 @@ class _StepCounter(Callback):
 
     def on_epoch_begin(self, net, **kwargs):
         self.dataset.epoch = len(net.history) - 1 - self.dataset.epoch_offset
+
+
+#: what a fine-tuning stage adds to a frozen backbone (and trains)
+_NEW_MODULES = ("adapters.", "mask_in.")
 
 
 def _check_pairs(pairs, n):
@@ -216,6 +221,12 @@ class MainspringARGEstimator(BaseEstimator):
         the phases' steps (``max_steps`` is not used); the history records each epoch's
         ``phase``, ``tau`` and every loss component and diagnostic. None: the Gaussian NLL
         of the pairwise times on ``prior``.
+    missing_mask : bool, default=False
+        Read two bitmask channels besides the features (:func:`features_for_pairs` with
+        ``mask=True``: the fraction of each window's sites a pair lacks, and the window's
+        inaccessible fraction), through their own zero-initialised input map; training then
+        masks every simulation as a real call set (:func:`~sfsestimators.genealogy._data.mask_item`:
+        up to 30 % missing calls, inaccessible holes). The ``wmissing`` preset.
     device : str, default="auto"
         Torch device; "auto" uses CUDA when available.
     random_state : int or None, default=None
@@ -256,8 +267,8 @@ class MainspringARGEstimator(BaseEstimator):
                  max_steps=200, steps_per_epoch=50, batch_size=2, lr=2e-3,
                  lr_schedule="constant", validation_size=0, patience=None,
                  checkpoint_dir=None, n_workers=0, prior=None, rate_range=None, adapter=0,
-                 init_from=None, curriculum=None, device="auto", random_state=None,
-                 verbose=0, progress=False):
+                 init_from=None, curriculum=None, missing_mask=False, device="auto",
+                 random_state=None, verbose=0, progress=False):
         self.preset = preset
         self.features = features
         self.n_haplotypes = n_haplotypes
@@ -280,6 +291,7 @@ class MainspringARGEstimator(BaseEstimator):
         self.adapter = adapter
         self.init_from = init_from
         self.curriculum = curriculum
+        self.missing_mask = missing_mask
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -388,16 +400,18 @@ class MainspringARGEstimator(BaseEstimator):
                       ())
         valid = None
         if X is None:
-            source = _Source(simulation)
+            source = _Source(simulation, missing=self.missing_mask)
             if self.validation_size:
                 valid = ValidationBatches(source, seed, self.validation_size,
                                           mutation_rate=self.mutation_rate, triplet=triplet)
         else:
             X = list(X)
             n_valid = int(round(len(X) * self.validation_size / 100))
-            source = _Source(simulation, X[n_valid:], self.window_size)
+            source = _Source(simulation, X[n_valid:], self.window_size,
+                             missing=self.missing_mask)
             if n_valid:
-                valid = ValidationBatches(_Source(simulation, X[:n_valid], self.window_size),
+                valid = ValidationBatches(_Source(simulation, X[:n_valid], self.window_size,
+                                                  missing=self.missing_mask),
                                           seed, n_valid, mutation_rate=self.mutation_rate,
                                           triplet=triplet)
         dataset = StepBatches(source, seed, batch_size=self.batch_size,
@@ -406,7 +420,7 @@ class MainspringARGEstimator(BaseEstimator):
         dataset.epoch_offset = 0
         net = _GaussianNet(
             PairConvNet, module__n_features=N_PAIR_FEATURES[self.features],
-            module__adapter=int(self.adapter),
+            module__adapter=int(self.adapter), module__n_mask=2 if self.missing_mask else 0,
             **{f"module__{k}": v for k, v in PRESETS[self.preset].items()},
             criterion=torch.nn.GaussianNLLLoss, optimizer=torch.optim.AdamW, lr=self.lr,
             max_epochs=math.ceil(self._total_steps() / self.steps_per_epoch), batch_size=None,
@@ -457,13 +471,13 @@ class MainspringARGEstimator(BaseEstimator):
             path = resolve(path)
         state = load_file(path, type(self), legacy=_from_format_1)["state_dict"]
         missing, unexpected = self.net_.module_.load_state_dict(state, strict=False)
-        if unexpected or any(not k.startswith("adapters.") for k in missing):
+        if unexpected or any(not k.startswith(_NEW_MODULES) for k in missing):
             raise ValueError(f"init_from={self.init_from!r} holds weights of another network "
                              f"(missing {missing[:3]}, unexpected {unexpected[:3]}); expected "
                              f"the preset {self.preset!r} with features={self.features!r}.")
         if self.adapter:
             for name, param in self.net_.module_.named_parameters():
-                param.requires_grad_(name.startswith("adapters."))
+                param.requires_grad_(name.startswith(_NEW_MODULES))
 
     def fit(self, X=None, y=None):
         """Train from scratch: on fresh simulations (``X=None``) or on tree sequences ``X``.
@@ -492,7 +506,7 @@ class MainspringARGEstimator(BaseEstimator):
             self._start(X)
         elif X is not None:
             self._dataset.source = _Source(self._dataset.source.simulation, list(X),
-                                           self.window_size)
+                                           self.window_size, missing=self.missing_mask)
         return self._train(steps or self.max_steps)
 
     # -- prediction -------------------------------------------------------------------------
@@ -574,14 +588,14 @@ class MainspringARGEstimator(BaseEstimator):
                 batch_pairs < 1):
             raise ValueError(f"batch_pairs is {batch_pairs!r}; expected an integer >= 1.")
         mean, sd, pooled = self._network(div, pairs, batch_pairs)
-        del div
         if subset:
             return PairwisePrediction(windows, pairs, mean.T, sd.T, float(length))
         ne = None
         if ne_draws:
             rng = np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
             if getattr(self, "ne_decoder_", None) is not None and n >= NE_SFS_SIZE:
-                summary = self._summary(mean, sd, pooled, g, mu, lengths, length)
+                summary = self._summary(mean, sd, pooled, g, mu, lengths, length, div, pairs,
+                                        windows)
                 ne = decoder_posterior(self.ne_decoder_, summary, int(ne_draws),
                                        int(rng.integers(2**31 - 1)))
             else:
@@ -602,7 +616,7 @@ class MainspringARGEstimator(BaseEstimator):
         with torch.no_grad():
             for start in range(0, len(pairs), batch_pairs):
                 chunk = pairs[start:start + batch_pairs]
-                feats = features_for_pairs(div, chunk, triplet)
+                feats = features_for_pairs(div, chunk, triplet, mask=self.missing_mask)
                 m, log_s, h = module(torch.as_tensor(feats, device=self.net_.device),
                                      hidden=True)
                 mean[start:start + len(chunk)] = m.cpu().numpy() + div.shift
@@ -616,11 +630,13 @@ class MainspringARGEstimator(BaseEstimator):
         return mean, sd, pooled
 
     @staticmethod
-    def _summary(mean, sd, pooled, g, mu, lengths, length):
+    def _summary(mean, sd, pooled, g, mu, lengths, length, div, pairs, windows):
         accessible = float(length if lengths is None else np.sum(lengths))
+        window_length = np.diff(windows) if lengths is None else np.maximum(lengths, 1.0)
         return NeSummary(time_histogram(mean), float(sd.sum(dtype=np.float64)),
                          np.asarray(pooled, dtype=float), float(mean.size),
-                         projected_sfs(g), mu * accessible)
+                         projected_sfs(g), mu * accessible,
+                         divergence_histograms(div.local, pairs, window_length, mu))
 
     def ne_summary(self, X, *, sequence_length=None, mutation_rate=None, accessible=None,
                    batch_pairs=None, max_pairs=None, random_state=None):
@@ -650,7 +666,7 @@ class MainspringARGEstimator(BaseEstimator):
             batch_pairs = max(1, (1 << 24) // ((len(windows) - 1)
                                                * PRESETS[self.preset]["width"]))
         mean, sd, pooled = self._network(div, pairs, batch_pairs)
-        return self._summary(mean, sd, pooled, g, mu, lengths, length)
+        return self._summary(mean, sd, pooled, g, mu, lengths, length, div, pairs, windows)
 
     def predict_ne(self, X, *, mutation_rate=None, accessible=None, n_draws=200,
                    random_state=None):
@@ -780,7 +796,7 @@ class MainspringARGEstimator(BaseEstimator):
         est.net_.history = History(ckpt["history"])
         if est.adapter and est.init_from is not None:  # keep training the adapters only
             for name, param in est.net_.module_.named_parameters():
-                param.requires_grad_(name.startswith("adapters."))
+                param.requires_grad_(name.startswith(_NEW_MODULES))
         est._steps_before = int(ckpt["n_steps"]) - _n_steps(ckpt["history"])
         est._sync()
         est.ne_decoder_ = None

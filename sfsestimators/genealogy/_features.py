@@ -28,6 +28,8 @@ class Divergence(NamedTuple):
     window_mean: np.ndarray  # (n_windows,) over all pairs
     log_seg: np.ndarray  # (n_windows,) ln(1 + segregating sites)
     shift: float
+    missing: np.ndarray | None = None  # (n_windows, n, n) fraction of sites a pair lacks
+    inaccessible: np.ndarray | None = None  # (n_windows,) fraction of bp inaccessible
 
 
 def window_divergence(genotypes, positions, windows, mutation_rate, accessible=None):
@@ -50,6 +52,7 @@ def window_divergence(genotypes, positions, windows, mutation_rate, accessible=N
     dark = length < MIN_ACCESSIBLE * full
     length = np.where(dark, full, length)
     local = np.empty((n_windows, n, n), dtype=np.float32)
+    lacking = np.zeros((n_windows, n, n), dtype=np.float32) if missing else None
     diff_total = np.zeros((n, n))
     bounds = np.searchsorted(index, np.arange(n_windows + 1))
     order_ok = bool(np.all(np.diff(index) >= 0))
@@ -61,7 +64,9 @@ def window_divergence(genotypes, positions, windows, mutation_rate, accessible=N
             ok = (block >= 0).astype(np.float32)
             block = np.where(ok > 0, block, 0.0)
             d = block.T @ (ok - block) + (ok - block).T @ block
-            d = d * seg[w] / np.maximum(ok.T @ ok, 1.0)
+            both = ok.T @ ok
+            d = d * seg[w] / np.maximum(both, 1.0)
+            lacking[w] = 1.0 - both / max(seg[w], 1.0)
         else:
             d = block.T @ (1 - block) + (1 - block).T @ block
         diff_total += d
@@ -75,13 +80,18 @@ def window_divergence(genotypes, positions, windows, mutation_rate, accessible=N
     window_mean = np.array([lw[iu].mean() for lw in local]) if n > 1 else np.zeros(n_windows)
     diag = np.arange(n)
     local[:, diag, diag] = np.inf
-    return Divergence(local, total, window_mean, np.log1p(seg), float(window_mean.mean()))
+    inaccessible = None if accessible is None else np.clip(
+        1.0 - np.asarray(accessible, dtype=np.float64) / full, 0.0, 1.0).astype(np.float32)
+    return Divergence(local, total, window_mean, np.log1p(seg), float(window_mean.mean()),
+                      lacking, inaccessible)
 
 
-def features_for_pairs(div, pairs, triplet=False, max_elements=1 << 24):
+def features_for_pairs(div, pairs, triplet=False, max_elements=1 << 24, mask=False):
     """The network's input for the given pairs (P, 2): (P, 4 or 6, n_windows) float32 (see
     :func:`pair_features` for the channels); triplet channels in chunks of pairs so that a
-    temporary holds at most ``max_elements`` numbers."""
+    temporary holds at most ``max_elements`` numbers. ``mask=True`` appends the bitmask
+    channels of the ``wmissing`` network: the fraction of the window's sites the pair lacks
+    (a missing call in either haplotype) and the window's inaccessible fraction."""
     pairs = np.asarray(pairs)
     i, j = pairs[:, 0], pairs[:, 1]
     local, shift = div.local, div.shift
@@ -105,6 +115,11 @@ def features_for_pairs(div, pairs, triplet=False, max_elements=1 << 24):
                 spread[start:start + step] = (np.where(both, np.abs(a - b), 0.0).sum(axis=2)
                                               / (n - 2)).T
         channels += [bound - shift, spread]
+    if mask:
+        zeros = np.zeros_like(own)
+        channels += [zeros if div.missing is None else div.missing[:, i, j].T,
+                     zeros if div.inaccessible is None
+                     else np.broadcast_to(div.inaccessible[None, :], own.shape)]
     return np.stack(channels, axis=1).astype(np.float32)
 
 
@@ -149,7 +164,8 @@ def apply_accessibility(accessible, g, pos, windows):
     return g[inside], pos[inside], lengths
 
 
-def pair_features(genotypes, positions, windows, mutation_rate, triplet=False):
+def pair_features(genotypes, positions, windows, mutation_rate, triplet=False,
+                  accessible=None, mask=False):
     """Per pair and window: the local divergence signal the network reads.
 
     Channels: (0) ln of the method-of-moments TMRCA ``(d + 1/2) / (2 mu L_w)`` from the
@@ -157,7 +173,9 @@ def pair_features(genotypes, positions, windows, mutation_rate, triplet=False):
     pair, (2) the window's mean over all pairs, (3) ln(1 + segregating sites in the window).
     With ``triplet=True``, what the OTHER haplotypes say about the pair (i, j): (4) the
     ultrametric bound ``min_k max(L_ik, L_jk)`` and (5) ``mean_k |L_ik - L_jk|`` (close
-    relatives are equally far from everyone else), L being channel 0.
+    relatives are equally far from everyone else), L being channel 0. ``accessible``:
+    accessible bp per window (:func:`window_divergence`); ``mask=True``: the two bitmask
+    channels (:func:`features_for_pairs`).
     Channels 0-2 and 4 are in ln generations, shifted by the sequence-wide mean of channel 0
     (so the network sees relative values; the shift is added back to its output).
     :func:`window_divergence` and :func:`features_for_pairs` do the same in two steps, for
@@ -170,9 +188,9 @@ def pair_features(genotypes, positions, windows, mutation_rate, triplet=False):
     pairs : ndarray of shape (n_pairs, 2)
     """
     g = np.asarray(genotypes)
-    div = window_divergence(g, positions, windows, mutation_rate)
+    div = window_divergence(g, positions, windows, mutation_rate, accessible)
     pairs = np.stack(np.triu_indices(g.shape[1], 1), axis=1)
-    return features_for_pairs(div, pairs, triplet), div.shift, pairs
+    return features_for_pairs(div, pairs, triplet, mask=mask), div.shift, pairs
 
 
 def _clean(g, pos, length, source):

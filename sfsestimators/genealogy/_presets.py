@@ -12,6 +12,7 @@ The dependency graph (base -> preset)::
     (scratch) -> narrow                 constant N_e only
     small     -> broad_w500             500 bp windows, adapters on the small backbone
     small     -> broad_rates            mutation and recombination rates 0.25-4x nominal
+    small     -> wmissing               missing calls and inaccessible holes, bitmask channels
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ PRESETS_TRAINING = {
                          adapter=8, **_RATES), 1000, "small",
                     "rates 0.25-4x nominal (mu and r drawn independently): adapters on the "
                     "frozen small backbone"),
+    "wmissing": (dict(preset="small", features="triplet", missing_mask=True, adapter=8,
+                      **_RATES), 1000, "small",
+                 "missing calls (up to 30 %) and inaccessible holes, read through two bitmask "
+                 "channels: their input map and adapters on the frozen small backbone"),
 }
 _ALIASES = {"broad": "small"}
 

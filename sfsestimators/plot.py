@@ -4,7 +4,10 @@
   bars for one population, heatmaps for two, the pairwise marginals for three or more;
 - :func:`plot_history`: N_e(t) of a one-population fit (log-log steps; each epoch's 95 %
   size interval shaded where the fit has finite intervals), or the demes picture of a
-  multi-population fit (demesdraw).
+  multi-population fit (demesdraw);
+- :func:`plot_ne`: an N_e(t) posterior of Mainspring (median, band, optional truth);
+- :func:`plot_training`: Mainspring's loss components and diagnostics per epoch, the
+  curriculum's phases shaded.
 
 Every function takes plain values and returns the matplotlib Figure; ``path=`` writes it.
 """
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_sfs_fit", "plot_history"]
+__all__ = ["plot_sfs_fit", "plot_history", "plot_ne", "plot_training"]
 
 
 def _pyplot():
@@ -162,4 +165,110 @@ def plot_history(fitter, *, path=None, generation_time=None):
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=90)
+    return fig
+
+
+def plot_ne(posterior, *, truth=None, path=None, generation_time=None, level=0.9,
+            label="Mainspring"):
+    """An N_e(t) posterior (:class:`~sfsestimators.genealogy.NePosterior`): median and the
+    central ``level`` band, log-log, with an optional true curve ``truth=(times, sizes)``.
+
+    Parameters
+    ----------
+    posterior : NePosterior
+    truth : tuple of arrays, default=None
+        Times (generations) and sizes to draw beside it.
+    path : str or path-like, default=None
+    generation_time : float, default=None
+        Years per generation: the time axis in years.
+    level : float, default=0.9
+    label : str, default="Mainspring"
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sfsestimators.genealogy import NE_TIME_GRID, NePosterior
+    >>> from sfsestimators.plot import plot_ne
+    >>> post = NePosterior(NE_TIME_GRID, np.full((10, 32), 1e4))
+    >>> plot_ne(post, truth=([1e2, 1e5], [1e4, 1e4])).axes[0].get_xscale()
+    'log'
+    """
+    plt = _pyplot()
+    scale = 1.0 if generation_time is None else float(generation_time)
+    grid = np.asarray(posterior.grid, dtype=float) * scale
+    lo, med, hi = posterior.quantiles([(1 - level) / 2, 0.5, (1 + level) / 2])
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.stairs(med, grid, color="C0", label=f"{label} median ({posterior.method})")
+    ax.fill_between(grid[:-1].repeat(2)[1:], lo.repeat(2)[:-1], hi.repeat(2)[:-1],
+                    step=None, color="C0", alpha=0.2, label=f"{level:.0%} band")
+    if truth is not None:
+        t, n = (np.asarray(v, dtype=float) for v in truth)
+        ax.plot(t * scale, n, color="k", lw=1, label="truth")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("time ago (" + ("years" if generation_time else "generations") + ")")
+    ax.set_ylabel("N_e (diploid individuals)")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def plot_training(estimator, *, path=None, keys=None):
+    """Mainspring's training diagnostics per epoch: every loss component and diagnostic the
+    history holds (``loss_*``, ``parent_accuracy``, coverages, ``sfs_residual``,
+    ``attention_entropy``, their ``valid_`` twins dashed), the curriculum's phases shaded.
+
+    Parameters
+    ----------
+    estimator : MainspringARGEstimator
+        A fitted one (any history; without a curriculum only ``train_loss`` and
+        ``valid_loss`` are there).
+    path : str or path-like, default=None
+    keys : list of str, default=None
+        The history keys to draw, each with its ``valid_`` twin (``"loss"``: ``train_loss``
+        and ``valid_loss``); default: all of the above present.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .genealogy import COMPONENTS
+
+    plt = _pyplot()
+    rows = list(estimator.history_)
+    keys = keys or [k for k in ("loss",) + COMPONENTS
+                    if any(k in r or f"train_{k}" in r for r in rows)]
+    epochs = np.arange(1, len(rows) + 1)
+    fig, axes = plt.subplots(len(keys), 1, figsize=(7, 1.6 * len(keys) + 0.5), sharex=True,
+                             squeeze=False)
+    phases = [r.get("phase") for r in rows]
+    for ax, key in zip(axes[:, 0], keys):
+        for prefix, style in (("", "-"), ("valid_", "--")):
+            name = prefix + key if prefix or key != "loss" else "train_loss"
+            values = [r.get(name, np.nan) for r in rows]
+            if np.any(np.isfinite(values)):
+                ax.plot(epochs, values, style, color="C0" if prefix == "" else "C1",
+                        label="held out" if prefix else "train")
+        ax.set_ylabel(key, fontsize=8)
+        start = 0
+        for i in range(1, len(phases) + 1):  # shade alternate phases, name each
+            if i == len(phases) or phases[i] != phases[start]:
+                if phases[start] is not None:
+                    if len({p for p in phases[:start + 1]}) % 2 == 0:
+                        ax.axvspan(start + 0.5, i + 0.5, color="0.9")
+                    if ax is axes[0, 0]:
+                        ax.text((start + i + 1) / 2, 1.02, phases[start], ha="center",
+                                transform=ax.get_xaxis_transform(), fontsize=7)
+                start = i
+    axes[-1, 0].set_xlabel("epoch")
+    axes[0, 0].legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100)
     return fig

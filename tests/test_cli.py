@@ -124,6 +124,9 @@ def test_teacher_train_simulate_genealogy(capsys, tmp_path):
     assert tskit.load(tmp_path / "gen" / "genealogy.trees").num_samples == 6
     rows = (tmp_path / "gen" / "tmrca.csv").read_text().splitlines()
     assert rows[0].startswith("window_start") and len(rows) == 1 + 10 * 15
+    ne = (tmp_path / "gen" / "ne.csv").read_text().splitlines()
+    assert ne[0].startswith("time_start_generations") and len(ne) == 1 + 32
+    assert ne[1].endswith("hazard")  # 6 haplotypes: fewer than the decoder reads
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -83,3 +83,20 @@ def test_robustness_scenarios_simulate():
     assert seen == {"coalescent", "sweep", "migration"}
     with pytest.raises(ValueError, match="scenario"):
         simulate_item(1, 6, 5e4, 1e4, 1.29e-8, 1.28e-8, {}, None, ("bogus",))
+
+
+def test_training_and_ne_plots(tmp_path):
+    from sfsestimators.genealogy import NE_TIME_GRID, NePosterior
+    from sfsestimators.plot import plot_ne, plot_training
+
+    est = MainspringARGEstimator(curriculum=[dict(name="a", steps=2, lambda_sfs=0.1),
+                                             dict(name="b", steps=2, lambda_node=1)],
+                                 steps_per_epoch=2, n_haplotypes=6, train_length=2e4,
+                                 random_state=0).fit()
+    fig = plot_training(est, path=tmp_path / "training.png")
+    assert (tmp_path / "training.png").stat().st_size > 0
+    assert fig.axes[0].get_ylabel() == "loss" and len(fig.axes) == 10
+    post = NePosterior(NE_TIME_GRID, np.full((5, len(NE_TIME_GRID) - 1), 1e4))
+    plot_ne(post, truth=([1e2, 1e5], [1e4, 1e4]), generation_time=25,
+            path=tmp_path / "ne.png")
+    assert (tmp_path / "ne.png").stat().st_size > 0

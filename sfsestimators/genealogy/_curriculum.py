@@ -62,6 +62,14 @@ class Phase:
         Rates off the nominal ones (as the estimator's ``rate_range``).
     scenarios : tuple of str
         Data the coalescent prior does not generate (``"sweep"``, ``"migration"``).
+
+    Examples
+    --------
+    >>> from sfsestimators.genealogy import CURRICULUM, Phase
+    >>> [p.name for p in CURRICULUM]
+    ['constant', '1-2 changes', 'full prior', 'robustness']
+    >>> Phase("warm-up", 100, {"max_epochs": 1}, lambda_sfs=0.1).weights()
+    {'time': 1.0, 'topology': 0.0, 'node': 0.0, 'sfs': 0.1}
     """
 
     name: str

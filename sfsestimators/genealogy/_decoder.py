@@ -82,6 +82,16 @@ class NeSummary:
         differences as time equivalents ``(d + 1/2) / (2 mu L)``, histogrammed on
         :data:`LOG_D_EDGES` (the raw data's pairwise-divergence distribution at 2-128 kb:
         identity-by-state runs for recent times, long windows for old ones).
+
+    Examples
+    --------
+    >>> from sfsestimators import MainspringARGEstimator
+    >>> from sfsestimators.simulate import SizeHistory, simulate
+    >>> est = MainspringARGEstimator.pretrained(device="cpu")
+    >>> chroms = [simulate(SizeHistory([0.0], [1e4]), 20, 5e4, random_state=s) for s in (1, 2)]
+    >>> both = sum(est.ne_summary(ts) for ts in chroms)  # pools the chromosomes
+    >>> both.n_pair_windows == 2 * 190 * 25
+    True
     """
 
     time_counts: np.ndarray

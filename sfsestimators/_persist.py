@@ -39,6 +39,13 @@ def plain_params(estimator):
     return out
 
 
+def plain_history(history):
+    """A (skorch) history as plain lists, dicts and floats (what a weights-only file holds)."""
+    import json
+
+    return json.loads(json.dumps(list(history), default=float))
+
+
 def save_file(path, estimator, **content):
     """Write ``content`` with the estimator's identity and parameters to ``path``."""
     from . import __version__

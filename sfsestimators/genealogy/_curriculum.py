@@ -34,7 +34,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from scipy.cluster.hierarchy import linkage
+from skorch import NeuralNet
 from skorch.callbacks import Callback
+from skorch.utils import to_tensor
 
 __all__ = ["Phase", "CURRICULUM", "composite_loss", "window_trees", "trees_implied_sfs",
            "PhaseSchedule", "TauAnnealing", "LossComponents", "COMPONENTS",
@@ -219,7 +221,7 @@ def composite_loss(mean, log_sd, target, aux, weights, tau=1.0, generator=None):
         observed = torch.as_tensor(item["sfs"], dtype=m.dtype, device=device)
         e, o = expected[1:n], observed[1:n]
         out["loss_sfs"].append(((o - e) ** 2 / (e + 1.0)).sum() / (n - 1))
-        out["sfs_residual"].append(((e - o).abs().sum() / o.sum().clamp_min(1.0)))
+        out["sfs_residual"].append((e - o).abs().sum() / o.sum().clamp_min(1.0))
     for key, values in out.items():
         parts[key] = torch.stack([torch.as_tensor(v, dtype=mean.dtype) for v in values]).mean()
     total = sum(float(w_all.get(k, 0.0)) * parts[f"loss_{k}"]
@@ -286,3 +288,41 @@ def scale_curriculum(phases, factor):
     """The same phases with ``factor`` x their steps (at least one each)."""
     return tuple(Phase(**{**p.__dict__, "steps": max(1, int(math.ceil(p.steps * factor)))})
                  for p in phases)
+
+
+class _GaussianNet(NeuralNet):
+    """skorch NeuralNet whose module returns (mean, log sd): Gaussian NLL of the targets, or
+    with a curriculum (``loss_weights_`` set by :class:`PhaseSchedule`) the composite loss
+    of :func:`composite_loss`, its components recorded per batch."""
+
+    loss_weights_ = None
+    tau_ = 1.0
+    _aux = None
+
+    def infer(self, x, **fit_params):
+        if isinstance(x, dict) and "aux" in x:  # read by the loss, not by the module
+            x = dict(x)
+            self._aux = x.pop("aux")
+        return super().infer(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        mean, log_sd = y_pred
+        y = to_tensor(y_true, device=self.device)
+        if self.loss_weights_ is None or self._aux is None:
+            return self.criterion_(mean, y, torch.exp(2 * log_sd))
+        total, parts = composite_loss(mean, log_sd, y, self._aux, self.loss_weights_,
+                                      float(self.tau_))
+        prefix = "" if training else "valid_"
+        for key, value in parts.items():
+            self.history.record_batch(prefix + key, float(value.detach()))
+        return total
+
+
+class _StepCounter(Callback):
+    """Tells the training dataset which epoch is starting (its steps follow from it)."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.dataset.epoch = len(net.history) - 1 - self.dataset.epoch_offset

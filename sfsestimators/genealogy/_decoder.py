@@ -37,16 +37,22 @@ import numpy as np
 import torch
 import zuko
 from joblib import Parallel, delayed
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, GradientNormClipping
 from torch import nn
 
+from .._persist import plain_history
+from ._features import apply_accessibility, as_genotypes, window_divergence
 from ._ne import NE_TIME_GRID, NePosterior, ne_from_times
 
-__all__ = ["NeSummary", "NeDecoder", "summary_features", "NE_SFS_SIZE", "LOG_T_EDGES",
-           "DIVERGENCE_SCALES", "LOG_D_EDGES", "divergence_histograms",
+__all__ = ["NeSummary", "NeDecoder", "NeDecoderMixin", "summary_features", "NE_SFS_SIZE",
+           "LOG_T_EDGES", "DIVERGENCE_SCALES", "LOG_D_EDGES", "divergence_histograms",
            "NE_PRIOR", "ne_training_set", "train_ne_decoder", "grid_log10_ne"]
 
+#: intervals of the N_e(t) grid
+N_GRID = len(NE_TIME_GRID) - 1
 #: haplotypes the SFS is projected to (the decoder needs at least this many)
 NE_SFS_SIZE = 20
 #: edges (log10 generations) of the histogram of predicted pairwise times
@@ -214,8 +220,7 @@ class NeDecoder(nn.Module):
     torch.Size([7, 2, 4])
     """
 
-    def __init__(self, n_context, n_grid=len(NE_TIME_GRID) - 1, hidden=128, embed=64,
-                 transforms=3):
+    def __init__(self, n_context, n_grid=N_GRID, hidden=128, embed=64, transforms=3):
         super().__init__()
         self.embed = nn.Sequential(nn.Linear(n_context, hidden), nn.GELU(),
                                    nn.Linear(hidden, hidden), nn.GELU(),
@@ -396,3 +401,127 @@ def decoder_posterior(module, summary, n_draws=200, random_state=None):
         draws = module.sample(x, n_draws)[:, 0].double().numpy()
     return NePosterior(np.asarray(NE_TIME_GRID, dtype=float), 10 ** draws, "decoder")
 
+
+class NeDecoderMixin:
+    """The N_e(t) side of :class:`MainspringARGEstimator`: summaries for the decoder, its
+    posterior, its training and persistence (the estimator supplies ``_network``,
+    ``_rate``, ``window_size``, ``mutation_rate``)."""
+
+    @staticmethod
+    def _summary(mean, sd, pooled, g, mu, lengths, length, div, pairs, windows):
+        accessible = float(length if lengths is None else np.sum(lengths))
+        window_length = np.diff(windows) if lengths is None else np.maximum(lengths, 1.0)
+        return NeSummary(time_histogram(mean), float(sd.sum(dtype=np.float64)),
+                         np.asarray(pooled, dtype=float), float(mean.size),
+                         projected_sfs(g), mu * accessible,
+                         divergence_histograms(div.local, pairs, window_length, mu))
+
+    def ne_summary(self, X, *, sequence_length=None, mutation_rate=None, accessible=None,
+                   batch_pairs=None, max_pairs=None, random_state=None):
+        """What the N_e(t) decoder reads of ``X`` (:class:`NeSummary`): the histogram of
+        the predicted pairwise times, the pooled network activations and the SFS projected
+        to 20 haplotypes. Summaries of chromosomes add up (``sum(summaries)``); see
+        :meth:`predict_ne`. ``max_pairs``: pool a random subset of at most that many pairs
+        (the per-pair averages the decoder reads keep their expectation; the decoder's
+        training summaries use 64 of the 190 pairs). Other arguments as in
+        :meth:`predict`."""
+        check_is_fitted(self)
+        mu = self._rate("mutation_rate", mutation_rate, self.mutation_rate)
+        g, pos, length = as_genotypes(X, sequence_length)
+        if g.shape[1] < NE_SFS_SIZE:
+            raise ValueError(f"X has {g.shape[1]} haplotypes; the N_e(t) decoder needs at "
+                             f"least {NE_SFS_SIZE} (its SFS is projected to {NE_SFS_SIZE}).")
+        windows = np.append(np.arange(0.0, length, float(self.window_size)), length)
+        lengths = None
+        if accessible is not None:
+            g, pos, lengths = apply_accessibility(accessible, g, pos, windows)
+        div = window_divergence(g, pos, windows, mu, lengths)
+        pairs = np.stack(np.triu_indices(g.shape[1], 1), axis=1)
+        if max_pairs is not None and len(pairs) > max_pairs:
+            rng = check_random_state(random_state)
+            pairs = pairs[np.sort(rng.choice(len(pairs), int(max_pairs), replace=False))]
+        if batch_pairs is None:
+            batch_pairs = max(1, (1 << 24) // ((len(windows) - 1)
+                                               * self.module_.inp.out_channels))
+        mean, sd, pooled = self._network(div, pairs, batch_pairs)
+        return self._summary(mean, sd, pooled, g, mu, lengths, length, div, pairs, windows)
+
+    def predict_ne(self, X, *, mutation_rate=None, accessible=None, n_draws=200,
+                   random_state=None):
+        """The N_e(t) posterior of one population from one or several chromosomes.
+
+        Parameters
+        ----------
+        X : tree sequence, VCF path, (genotypes, positions), NeSummary, or a list of them
+            Chromosomes (or any pieces of sequence) of the same samples; their summaries
+            (:meth:`ne_summary`) are pooled.
+        mutation_rate : float, default=None
+            Of the data; default the estimator's.
+        accessible : BED path or intervals, default=None
+            For a single X only.
+        n_draws : int, default=200
+        random_state : int or None
+
+        Returns
+        -------
+        NePosterior
+            Draws of the learnt decoder (``method="decoder"``), N_e in diploid individuals
+            per interval of :data:`NE_TIME_GRID` (generations).
+        """
+        check_is_fitted(self)
+        if getattr(self, "ne_decoder_", None) is None:
+            raise ValueError("this estimator has no N_e(t) decoder (ne_decoder_ is None); "
+                             "train one with fit_ne_decoder() or use the shipped preset "
+                             "MainspringARGEstimator.pretrained().")
+        items = X if isinstance(X, (list, tuple)) and not (
+            len(X) == 2 and isinstance(X[0], np.ndarray)) else [X]
+        if accessible is not None and len(items) > 1:
+            raise ValueError(f"accessible= is given with {len(items)} chromosomes; expected "
+                             "one X (pass their NeSummary objects instead).")
+        summary = sum(x if isinstance(x, NeSummary) else self.ne_summary(
+            x, mutation_rate=mutation_rate, accessible=accessible) for x in items)
+        return decoder_posterior(self.ne_decoder_, summary, n_draws, random_state)
+
+    def fit_ne_decoder(self, n_simulations=1200, *, out_dir, chromosomes=3, length=4e6,
+                       prior=None, chunk=20, n_jobs=None, max_epochs=400, random_state=0,
+                       progress=False, **kwargs):
+        """Train the N_e(t) decoder (:class:`NeDecoder`) on ``n_simulations`` histories of
+        ``prior`` (default :data:`NE_PRIOR`), each ``chromosomes`` x ``length`` bp of 20
+        haplotypes summarised by this (trained) network; the simulations are cached in
+        ``out_dir`` (resumable, :func:`ne_training_set`). Other keyword arguments go to
+        :func:`train_ne_decoder`. Sets ``ne_decoder_`` and ``ne_decoder_history_``;
+        :meth:`save` keeps them."""
+        check_is_fitted(self)
+        targets, summaries = ne_training_set(
+            self, n_simulations, out_dir=out_dir, chromosomes=chromosomes, length=length,
+            mutation_rate=self.mutation_rate, prior=prior, chunk=chunk, n_jobs=n_jobs,
+            random_state=random_state, progress=progress)
+        self.ne_decoder_, history = train_ne_decoder(
+            targets, summaries, max_epochs=max_epochs, random_state=random_state, **kwargs)
+        self.ne_decoder_history_ = plain_history(history)
+        self.ne_decoder_config_ = dict(n_context=int(self.ne_decoder_.x_mean.numel()),
+                                       n_grid=int(self.ne_decoder_.y_mean.numel()),
+                                       **{k: kwargs[k] for k in ("hidden", "embed",
+                                                                 "transforms") if k in kwargs})
+        return self
+
+
+    def _decoder_content(self):
+        if getattr(self, "ne_decoder_", None) is None:
+            return {}
+        return {"ne_decoder": {"config": dict(self.ne_decoder_config_),
+                               "state_dict": {k: v.cpu() for k, v in
+                                              self.ne_decoder_.state_dict().items()},
+                               "history": self.ne_decoder_history_}}
+
+
+    def _load_decoder(self, ckpt):
+        """Restore the decoder a :meth:`save` file holds (none: ``ne_decoder_`` is None)."""
+        self.ne_decoder_ = None
+        dec = ckpt.get("ne_decoder")
+        if dec:
+            self.ne_decoder_ = NeDecoder(**dec["config"])
+            self.ne_decoder_.load_state_dict(dec["state_dict"])
+            self.ne_decoder_.eval()
+            self.ne_decoder_config_ = dict(dec["config"])
+            self.ne_decoder_history_ = dec.get("history", [])

@@ -20,9 +20,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
-from skorch import NeuralNet
 from skorch.callbacks import (
-    Callback,
     Checkpoint,
     EarlyStopping,
     GradientNormClipping,
@@ -32,9 +30,8 @@ from skorch.callbacks import (
 )
 from skorch.helper import predefined_split
 from skorch.history import History
-from skorch.utils import to_tensor
 
-from .._persist import load_file, resolve_device, save_file
+from .._persist import load_file, plain_history, resolve_device, save_file
 from .._validation import check_int_params
 from ..nn import PairConvNet
 from ..simulate import MUTATION_RATE, RECOMBINATION_RATE, extract_targets
@@ -44,29 +41,22 @@ from ._curriculum import (
     Phase,
     PhaseSchedule,
     TauAnnealing,
-    composite_loss,
+    _GaussianNet,
+    _StepCounter,
 )
 from ._data import StepBatches, ValidationBatches, _Source
+from ._decoder import NE_SFS_SIZE, NeDecoderMixin, decoder_posterior
 from ._features import (
     N_PAIR_FEATURES,
     apply_accessibility,
     as_genotypes,
+    check_pairs,
     features_for_pairs,
     window_divergence,
 )
-from ._decoder import (
-    NE_SFS_SIZE,
-    NeDecoder,
-    NeSummary,
-    decoder_posterior,
-    divergence_histograms,
-    ne_training_set,
-    projected_sfs,
-    time_histogram,
-    train_ne_decoder,
-)
 from ._ne import ne_posterior
 from ._prediction import PairwisePrediction, prediction_from_pairs
+from ._presets import from_format_1
 
 __all__ = ["MainspringARGEstimator", "PRESETS"]
 
@@ -77,58 +67,8 @@ PRESETS = {
 }
 
 
-class _GaussianNet(NeuralNet):
-    """skorch NeuralNet whose module returns (mean, log sd): Gaussian NLL of the targets, or
-    with a curriculum (``loss_weights_`` set by :class:`PhaseSchedule`) the composite loss
-    of :func:`composite_loss`, its components recorded per batch."""
-
-    loss_weights_ = None
-    tau_ = 1.0
-    _aux = None
-
-    def infer(self, x, **fit_params):
-        if isinstance(x, dict) and "aux" in x:  # read by the loss, not by the module
-            x = dict(x)
-            self._aux = x.pop("aux")
-        return super().infer(x, **fit_params)
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        mean, log_sd = y_pred
-        y = to_tensor(y_true, device=self.device)
-        if self.loss_weights_ is None or self._aux is None:
-            return self.criterion_(mean, y, torch.exp(2 * log_sd))
-        total, parts = composite_loss(mean, log_sd, y, self._aux, self.loss_weights_,
-                                      float(self.tau_))
-        prefix = "" if training else "valid_"
-        for key, value in parts.items():
-            self.history.record_batch(prefix + key, float(value.detach()))
-        return total
-
-
-class _StepCounter(Callback):
-    """Tells the training dataset which epoch is starting (its steps follow from it)."""
-
-    def __init__(self, dataset):
-        self.dataset = dataset
-
-    def on_epoch_begin(self, net, **kwargs):
-        self.dataset.epoch = len(net.history) - 1 - self.dataset.epoch_offset
-
-
 #: what a fine-tuning stage adds to a frozen backbone (and trains)
 _NEW_MODULES = ("adapters.", "mask_in.")
-
-
-def _check_pairs(pairs, n):
-    pairs = np.asarray(pairs)
-    if pairs.ndim != 2 or pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer):
-        raise ValueError(f"pairs has shape {pairs.shape} and dtype {pairs.dtype}; expected "
-                         "integer haplotype indices of shape (n_pairs, 2).")
-    if len(pairs) == 0 or pairs.min() < 0 or pairs.max() >= n or np.any(
-            pairs[:, 0] == pairs[:, 1]):
-        raise ValueError(f"pairs holds {pairs.tolist()[:3]}...; expected pairs of two "
-                         f"different haplotypes among 0..{n - 1}.")
-    return pairs
 
 
 def _n_steps(history):
@@ -136,11 +76,7 @@ def _n_steps(history):
     return int(sum(row.get("train_batch_count", 0) for row in history))
 
 
-def _history_to_plain(history):
-    return json.loads(json.dumps(list(history), default=float))
-
-
-class MainspringARGEstimator(BaseEstimator):
+class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
     """Pairwise coalescence times and local genealogies from phased genotypes.
 
     Learns by inverting msprime: training data are simulations (built on the fly, a fresh
@@ -469,7 +405,7 @@ class MainspringARGEstimator(BaseEstimator):
             from ._presets import resolve
 
             path = resolve(path)
-        state = load_file(path, type(self), legacy=_from_format_1)["state_dict"]
+        state = load_file(path, type(self), legacy=from_format_1)["state_dict"]
         missing, unexpected = self.net_.module_.load_state_dict(state, strict=False)
         if unexpected or any(not k.startswith(_NEW_MODULES) for k in missing):
             raise ValueError(f"init_from={self.init_from!r} holds weights of another network "
@@ -576,7 +512,7 @@ class MainspringARGEstimator(BaseEstimator):
                              f"max_haplotypes={self.max_haplotypes}.")
         windows = np.append(np.arange(0.0, length, float(self.window_size)), length)
         subset = pairs is not None
-        pairs = _check_pairs(pairs, n) if subset else np.stack(np.triu_indices(n, 1), axis=1)
+        pairs = check_pairs(pairs, n) if subset else np.stack(np.triu_indices(n, 1), axis=1)
         lengths = None
         if accessible is not None:
             g, pos, lengths = apply_accessibility(accessible, g, pos, windows)
@@ -630,104 +566,6 @@ class MainspringARGEstimator(BaseEstimator):
         return mean, sd, pooled
 
     @staticmethod
-    def _summary(mean, sd, pooled, g, mu, lengths, length, div, pairs, windows):
-        accessible = float(length if lengths is None else np.sum(lengths))
-        window_length = np.diff(windows) if lengths is None else np.maximum(lengths, 1.0)
-        return NeSummary(time_histogram(mean), float(sd.sum(dtype=np.float64)),
-                         np.asarray(pooled, dtype=float), float(mean.size),
-                         projected_sfs(g), mu * accessible,
-                         divergence_histograms(div.local, pairs, window_length, mu))
-
-    def ne_summary(self, X, *, sequence_length=None, mutation_rate=None, accessible=None,
-                   batch_pairs=None, max_pairs=None, random_state=None):
-        """What the N_e(t) decoder reads of ``X`` (:class:`NeSummary`): the histogram of
-        the predicted pairwise times, the pooled network activations and the SFS projected
-        to 20 haplotypes. Summaries of chromosomes add up (``sum(summaries)``); see
-        :meth:`predict_ne`. ``max_pairs``: pool a random subset of at most that many pairs
-        (the per-pair averages the decoder reads keep their expectation; the decoder's
-        training summaries use 64 of the 190 pairs). Other arguments as in
-        :meth:`predict`."""
-        check_is_fitted(self)
-        mu = self._rate("mutation_rate", mutation_rate, self.mutation_rate)
-        g, pos, length = as_genotypes(X, sequence_length)
-        if g.shape[1] < NE_SFS_SIZE:
-            raise ValueError(f"X has {g.shape[1]} haplotypes; the N_e(t) decoder needs at "
-                             f"least {NE_SFS_SIZE} (its SFS is projected to {NE_SFS_SIZE}).")
-        windows = np.append(np.arange(0.0, length, float(self.window_size)), length)
-        lengths = None
-        if accessible is not None:
-            g, pos, lengths = apply_accessibility(accessible, g, pos, windows)
-        div = window_divergence(g, pos, windows, mu, lengths)
-        pairs = np.stack(np.triu_indices(g.shape[1], 1), axis=1)
-        if max_pairs is not None and len(pairs) > max_pairs:
-            rng = check_random_state(random_state)
-            pairs = pairs[np.sort(rng.choice(len(pairs), int(max_pairs), replace=False))]
-        if batch_pairs is None:
-            batch_pairs = max(1, (1 << 24) // ((len(windows) - 1)
-                                               * PRESETS[self.preset]["width"]))
-        mean, sd, pooled = self._network(div, pairs, batch_pairs)
-        return self._summary(mean, sd, pooled, g, mu, lengths, length, div, pairs, windows)
-
-    def predict_ne(self, X, *, mutation_rate=None, accessible=None, n_draws=200,
-                   random_state=None):
-        """The N_e(t) posterior of one population from one or several chromosomes.
-
-        Parameters
-        ----------
-        X : tree sequence, VCF path, (genotypes, positions), NeSummary, or a list of them
-            Chromosomes (or any pieces of sequence) of the same samples; their summaries
-            (:meth:`ne_summary`) are pooled.
-        mutation_rate : float, default=None
-            Of the data; default the estimator's.
-        accessible : BED path or intervals, default=None
-            For a single X only.
-        n_draws : int, default=200
-        random_state : int or None
-
-        Returns
-        -------
-        NePosterior
-            Draws of the learnt decoder (``method="decoder"``), N_e in diploid individuals
-            per interval of :data:`NE_TIME_GRID` (generations).
-        """
-        check_is_fitted(self)
-        if getattr(self, "ne_decoder_", None) is None:
-            raise ValueError("this estimator has no N_e(t) decoder (ne_decoder_ is None); "
-                             "train one with fit_ne_decoder() or use the shipped preset "
-                             "MainspringARGEstimator.pretrained().")
-        items = X if isinstance(X, (list, tuple)) and not (
-            len(X) == 2 and isinstance(X[0], np.ndarray)) else [X]
-        if accessible is not None and len(items) > 1:
-            raise ValueError(f"accessible= is given with {len(items)} chromosomes; expected "
-                             "one X (pass their NeSummary objects instead).")
-        summary = sum(x if isinstance(x, NeSummary) else self.ne_summary(
-            x, mutation_rate=mutation_rate, accessible=accessible) for x in items)
-        return decoder_posterior(self.ne_decoder_, summary, n_draws, random_state)
-
-    def fit_ne_decoder(self, n_simulations=1200, *, out_dir, chromosomes=3, length=4e6,
-                       prior=None, chunk=20, n_jobs=None, max_epochs=400, random_state=0,
-                       progress=False, **kwargs):
-        """Train the N_e(t) decoder (:class:`NeDecoder`) on ``n_simulations`` histories of
-        ``prior`` (default :data:`NE_PRIOR`), each ``chromosomes`` x ``length`` bp of 20
-        haplotypes summarised by this (trained) network; the simulations are cached in
-        ``out_dir`` (resumable, :func:`ne_training_set`). Other keyword arguments go to
-        :func:`train_ne_decoder`. Sets ``ne_decoder_`` and ``ne_decoder_history_``;
-        :meth:`save` keeps them."""
-        check_is_fitted(self)
-        targets, summaries = ne_training_set(
-            self, n_simulations, out_dir=out_dir, chromosomes=chromosomes, length=length,
-            mutation_rate=self.mutation_rate, prior=prior, chunk=chunk, n_jobs=n_jobs,
-            random_state=random_state, progress=progress)
-        self.ne_decoder_, history = train_ne_decoder(
-            targets, summaries, max_epochs=max_epochs, random_state=random_state, **kwargs)
-        self.ne_decoder_history_ = _history_to_plain(history)
-        self.ne_decoder_config_ = dict(n_context=int(self.ne_decoder_.x_mean.numel()),
-                                       n_grid=int(self.ne_decoder_.y_mean.numel()),
-                                       **{k: kwargs[k] for k in ("hidden", "embed",
-                                                                 "transforms") if k in kwargs})
-        return self
-
-    @staticmethod
     def _rate(name, value, default):
         if value is None:
             return default
@@ -767,23 +605,15 @@ class MainspringARGEstimator(BaseEstimator):
         weights-only torch file, written atomically; see :meth:`load`)."""
         check_is_fitted(self)
         save_file(path, self, n_steps=self.n_steps_, seed=self._seed,
-                  history=_history_to_plain(self.history_),
+                  history=plain_history(self.history_),
                   state_dict={k: v.cpu() for k, v in self.module_.state_dict().items()},
                   optimizer=self.net_.optimizer_.state_dict(), **self._decoder_content())
-
-    def _decoder_content(self):
-        if getattr(self, "ne_decoder_", None) is None:
-            return {}
-        return {"ne_decoder": {"config": dict(self.ne_decoder_config_),
-                               "state_dict": {k: v.cpu() for k, v in
-                                              self.ne_decoder_.state_dict().items()},
-                               "history": self.ne_decoder_history_}}
 
     @classmethod
     def load(cls, path, *, device="auto"):
         """Read an estimator written by :meth:`save` onto ``device``; ``partial_fit``
         continues its training (optimiser state and history included)."""
-        ckpt = load_file(path, cls, legacy=_from_format_1)
+        ckpt = load_file(path, cls, legacy=from_format_1)
         params = dict(ckpt["params"], device=device)
         est = cls(**params)
         est._check()
@@ -799,14 +629,7 @@ class MainspringARGEstimator(BaseEstimator):
                 param.requires_grad_(name.startswith(_NEW_MODULES))
         est._steps_before = int(ckpt["n_steps"]) - _n_steps(ckpt["history"])
         est._sync()
-        est.ne_decoder_ = None
-        if ckpt.get("ne_decoder"):
-            dec = ckpt["ne_decoder"]
-            est.ne_decoder_ = NeDecoder(**dec["config"])
-            est.ne_decoder_.load_state_dict(dec["state_dict"])
-            est.ne_decoder_.eval()
-            est.ne_decoder_config_ = dict(dec["config"])
-            est.ne_decoder_history_ = dec.get("history", [])
+        est._load_decoder(ckpt)
         return est
 
     @classmethod
@@ -825,19 +648,3 @@ class MainspringARGEstimator(BaseEstimator):
         from ._presets import available
 
         return available()
-
-def _from_format_1(ckpt):
-    """A file of the hand-written trainer (before skorch): its per-step losses become a
-    history of epochs of 50 steps; the weights load unchanged (same module)."""
-    if "loss_history" not in ckpt:
-        return None
-    params = dict(ckpt["params"])
-    params.setdefault("features", "pair")  # files written before the option existed
-    losses = [float(v) for v in ckpt["loss_history"]]
-    history = []
-    for e, start in enumerate(range(0, len(losses), 50)):
-        batch = losses[start:start + 50]
-        history.append({"epoch": e + 1, "batches": [{"train_loss": v} for v in batch],
-                        "train_loss": float(np.mean(batch)), "train_batch_count": len(batch)})
-    return {"params": params, "state_dict": ckpt["state_dict"], "history": history,
-            "n_steps": int(ckpt["n_steps"]), "seed": 0, "optimizer": None}

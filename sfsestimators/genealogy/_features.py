@@ -9,7 +9,8 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = ["as_genotypes", "pair_features", "window_divergence", "features_for_pairs",
-           "Divergence", "N_PAIR_FEATURES", "accessible_lengths", "apply_accessibility"]
+           "Divergence", "N_PAIR_FEATURES", "accessible_lengths", "apply_accessibility",
+           "check_pairs"]
 
 #: a window with less accessible sequence than this fraction of its length is "dark": its
 #: pairs read their sequence-wide divergence instead of a local one
@@ -266,3 +267,16 @@ def as_genotypes(X, sequence_length=None):
         f"X is a {type(X).__name__}; expected a tskit.TreeSequence, a VCF path, or a tuple "
         "(genotypes of shape (n_sites, n_haplotypes), positions of shape (n_sites,)). A bare "
         "genotype matrix has no positions.")
+
+
+def check_pairs(pairs, n):
+    """Integer haplotype index pairs (n_pairs, 2) of distinct haplotypes among 0..n-1."""
+    pairs = np.asarray(pairs)
+    if pairs.ndim != 2 or pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer):
+        raise ValueError(f"pairs has shape {pairs.shape} and dtype {pairs.dtype}; expected "
+                         "integer haplotype indices of shape (n_pairs, 2).")
+    if len(pairs) == 0 or pairs.min() < 0 or pairs.max() >= n or np.any(
+            pairs[:, 0] == pairs[:, 1]):
+        raise ValueError(f"pairs holds {pairs.tolist()[:3]}...; expected pairs of two "
+                         f"different haplotypes among 0..{n - 1}.")
+    return pairs

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["PRESETS_TRAINING", "cache_dir", "preset_path", "available"]
+import numpy as np
+
+__all__ = ["PRESETS_TRAINING", "cache_dir", "preset_path", "available", "from_format_1"]
 
 _RATES = dict(mutation_rate=1.29e-8, recombination_rate=1.28e-8)
 
@@ -84,3 +86,20 @@ def resolve(name):
             f"The Mainspring preset {name!r} is not built ({path} is absent); build it with: "
             f"python -m sfsestimators train-genealogy --preset {key}")
     return path
+
+
+def from_format_1(ckpt):
+    """A file of the hand-written trainer (before skorch): its per-step losses become a
+    history of epochs of 50 steps; the weights load unchanged (same module)."""
+    if "loss_history" not in ckpt:
+        return None
+    params = dict(ckpt["params"])
+    params.setdefault("features", "pair")  # files written before the option existed
+    losses = [float(v) for v in ckpt["loss_history"]]
+    history = []
+    for e, start in enumerate(range(0, len(losses), 50)):
+        batch = losses[start:start + 50]
+        history.append({"epoch": e + 1, "batches": [{"train_loss": v} for v in batch],
+                        "train_loss": float(np.mean(batch)), "train_batch_count": len(batch)})
+    return {"params": params, "state_dict": ckpt["state_dict"], "history": history,
+            "n_steps": int(ckpt["n_steps"]), "seed": 0, "optimizer": None}

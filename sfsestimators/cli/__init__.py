@@ -147,7 +147,7 @@ def build_parser():
     nd = sub.add_parser("train-ne-decoder",
                         help="train a Mainspring preset's N_e(t) decoder (resumable)")
     nd.add_argument("--preset", default="small", help="a built Mainspring preset")
-    nd.add_argument("--simulations", type=int, default=1600, help="training histories")
+    nd.add_argument("--simulations", type=int, default=1400, help="training histories")
     nd.add_argument("--chromosomes", type=int, default=3, help="per history")
     nd.add_argument("--length", type=float, default=4e6, help="bp per chromosome")
     nd.add_argument("--epochs", type=int, default=400, help="at most (early stopping)")

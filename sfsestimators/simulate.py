@@ -211,8 +211,8 @@ def _scenario_simulation(scenario, history, n_haplotypes, sequence_length, mutat
                          recombination_rate, rng):
     """A tree sequence of one robustness scenario: ``"sweep"``, a hard selective sweep
     (``msprime.SweepGenicSelection``, s log-uniform in 0.005-0.1) at the middle of the
-    sequence that ended just now, in a population of the history's present size, then the
-    history; ``"migration"``, the samples from one of two populations (sizes of the history's
+    sequence that ended just now, in a population of constant size (the history's present
+    one); ``"migration"``, the samples from one of two populations (sizes of the history's
     present epoch and another prior draw) exchanging 10^U(-5, -3) migrants per generation
     since their split an exponential (mean 1e4) number of generations ago from an ancestor
     of the history's oldest size."""
@@ -269,7 +269,8 @@ def simulate_item(seed, n_haplotypes, sequence_length, window_size, mutation_rat
     else:
         ts = _scenario_simulation(scenario, history, n_haplotypes, sequence_length,
                                   mutation_rate, recombination_rate, rng)
-    item = extract_targets(ts, window_size, history=history)
+    # the size history is the truth of plain coalescent items only
+    item = extract_targets(ts, window_size, history=None if scenario else history)
     item["mutation_rate"] = mutation_rate
     item["scenario"] = scenario or "coalescent"
     return item

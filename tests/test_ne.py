@@ -102,28 +102,39 @@ def test_weighted_times_equal_repeated_times(rng):
 
 
 def test_summaries_pool_by_addition():
-    """Chromosomes' decoder summaries add up; the SFS is moments' projection to 20."""
+    """Chromosomes' decoder summaries add up; the SFS is moments' projection to 20; more
+    than 20 haplotypes are read as disjoint groups of 20 (what the decoder was trained on)."""
     import moments
 
     from sfsestimators import MainspringARGEstimator, sfs_from_tree_sequence
-    from sfsestimators.genealogy import NE_SFS_SIZE
+    from sfsestimators.genealogy import DIVERGENCE_SCALES, NE_SFS_SIZE
     from sfsestimators.simulate import SizeHistory, simulate
 
     est = MainspringARGEstimator.pretrained(device="cpu")
     h = SizeHistory([0.0], [1e4])
-    ts1, ts2 = (simulate(h, 24, 1e5, mutation_rate=1.29e-8, random_state=s) for s in (1, 2))
+    ts1, ts2 = (simulate(h, 20, 1e5, mutation_rate=1.29e-8, random_state=s) for s in (1, 2))
     s1, s2 = (est.ne_summary(ts, mutation_rate=1.29e-8) for ts in (ts1, ts2))
     both = sum([s1, s2])
-    assert both.n_pair_windows == s1.n_pair_windows + s2.n_pair_windows == 2 * 276 * 50
+    assert both.n_pair_windows == s1.n_pair_windows + s2.n_pair_windows == 2 * 190 * 50
     assert both.time_counts.sum() == both.n_pair_windows
-    from sfsestimators.genealogy import DIVERGENCE_SCALES
-
     np.testing.assert_array_equal(s1.divergence_counts.sum(axis=1),
-                                  [276 * (50 // k) for k in DIVERGENCE_SCALES])
+                                  [190 * (50 // k) for k in DIVERGENCE_SCALES])
     np.testing.assert_allclose(both.mu_length, 2 * 1.29e-8 * 1e5)
-    expected = moments.Spectrum(np.asarray(sfs_from_tree_sequence(ts1)),
-                                mask_corners=False).project([NE_SFS_SIZE])
-    np.testing.assert_allclose(s1.sfs[1:-1], np.asarray(expected)[1:-1], rtol=1e-6)
+    np.testing.assert_allclose(s1.sfs, np.asarray(sfs_from_tree_sequence(ts1)), rtol=1e-6)
+    big = simulate(h, 44, 1e5, mutation_rate=1.29e-8, random_state=3)
+    groups = est.ne_summary(big, mutation_rate=1.29e-8, random_state=0)
+    assert groups.n_pair_windows == 2 * 190 * 50  # two groups of 20, four left out
+    np.testing.assert_allclose(groups.mu_length, 2 * 1.29e-8 * 1e5)
+    # missing calls: each site projected from the haplotypes that call it
+    g = big.genotype_matrix().astype(np.int8)
+    g[np.random.default_rng(0).random(g.shape) < 0.05] = -1
+    from sfsestimators.genealogy._decoder import projected_sfs
+
+    sfs, kept = projected_sfs(g)
+    full = moments.Spectrum(np.asarray(sfs_from_tree_sequence(big)),
+                            mask_corners=False).project([NE_SFS_SIZE])
+    assert kept == 1.0
+    np.testing.assert_allclose(sfs[1:-1].sum(), np.asarray(full)[1:-1].sum(), rtol=0.05)
     few = simulate(h, 10, 1e5, random_state=3)
     with pytest.raises(ValueError, match="at least 20"):
         est.ne_summary(few)

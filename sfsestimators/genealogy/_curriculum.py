@@ -38,9 +38,9 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.utils import to_tensor
 
-__all__ = ["Phase", "CURRICULUM", "composite_loss", "window_trees", "trees_implied_sfs",
-           "PhaseSchedule", "TauAnnealing", "LossComponents", "COMPONENTS",
-           "scale_curriculum"]
+__all__ = ["Phase", "CURRICULUM", "phases_of", "composite_loss", "window_trees",
+           "trees_implied_sfs", "PhaseSchedule", "TauAnnealing", "LossComponents",
+           "COMPONENTS", "scale_curriculum"]
 
 #: what :func:`composite_loss` returns besides the total (losses and diagnostics)
 COMPONENTS = ("loss_time", "loss_topology", "loss_node", "loss_sfs", "parent_accuracy",
@@ -163,14 +163,16 @@ def trees_implied_sfs(node_log_time, trees, window_length, mutation_rate):
         0, count.reshape(-1), (length * span).reshape(-1)) * float(mutation_rate)
 
 
-def composite_loss(mean, log_sd, target, aux, weights, tau=1.0, generator=None):
+def composite_loss(mean, log_sd, target, aux, weights, tau=1.0, generator=None,
+                   noise=True):
     """The weighted sum of the four losses (see the module) and every component.
 
     ``mean``, ``log_sd``, ``target``: (pairs of all items, windows); ``aux``: per item a
-    dict with ``n``, ``nearest`` (windows, n), ``sfs`` (n + 1,), ``window_length``
-    (windows,) and ``mutation_rate``, its pairs consecutive in triu order. Components with
+    dict with ``n``, ``nearest`` (windows, n), ``sfs`` (n + 1,) of the fully called sites,
+    ``sfs_scale`` (the fraction of sites they are), ``window_length`` (windows,) accessible bp
+    and ``mutation_rate``, its pairs consecutive in triu order. Components with
     weight 0 are still computed for the diagnostics (cheaply, without gradient) when asked
-    with ``weights=None``."""
+    with ``weights=None``. ``noise=False``: no Gumbel noise (held-out scoring)."""
     var = torch.exp(2 * log_sd)
     parts = {"loss_time": torch.nn.functional.gaussian_nll_loss(mean, target, var)}
     out = {k: [] for k in COMPONENTS if k != "loss_time"}
@@ -190,8 +192,11 @@ def composite_loss(mean, log_sd, target, aux, weights, tau=1.0, generator=None):
         # topology: Gumbel-softmax copying attention
         log_p = torch.log_softmax(-full, dim=2)
         nearest = torch.as_tensor(item["nearest"], device=device).long()
-        u = torch.rand(log_p.shape, generator=generator, dtype=m.dtype).to(device)
-        gumbel = -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-10)))
+        if noise:
+            u = torch.rand(log_p.shape, generator=generator, dtype=m.dtype).to(device)
+            gumbel = -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-10)))
+        else:
+            gumbel = torch.zeros_like(log_p)
         log_soft = torch.log_softmax((log_p + gumbel) / tau, dim=2)
         soft = log_soft.exp()
         # x tau: the same gradient scale at every temperature (the logits are divided by it)
@@ -217,7 +222,7 @@ def composite_loss(mean, log_sd, target, aux, weights, tau=1.0, generator=None):
         out["tmrca_coverage90"].append(((y - m).abs() <= 1.6449 * v.sqrt()).float().mean())
         # the SFS those trees imply, against the item's observed SFS
         expected = trees_implied_sfs(node_mean, trees, item["window_length"],
-                                     float(item["mutation_rate"]))
+                                     float(item["mutation_rate"])) * float(item["sfs_scale"])
         observed = torch.as_tensor(item["sfs"], dtype=m.dtype, device=device)
         e, o = expected[1:n], observed[1:n]
         out["loss_sfs"].append(((o - e) ** 2 / (e + 1.0)).sum() / (n - 1))
@@ -284,6 +289,35 @@ class LossComponents(Callback):
                     net.history.record(prefix + key, float(np.mean(values)))
 
 
+def phases_of(curriculum, steps_per_epoch):
+    """``MainspringARGEstimator(curriculum=)`` as Phase objects (empty for None), checked."""
+    if curriculum is None:
+        return ()
+    if isinstance(curriculum, str):
+        if curriculum != "default":
+            raise ValueError(f"curriculum is {curriculum!r}; expected None, "
+                             "'default' or a list of Phase keyword dicts.")
+        return CURRICULUM
+    try:
+        phases = tuple(p if isinstance(p, Phase) else Phase(**dict(p))
+                       for p in curriculum)
+    except TypeError as exc:
+        raise ValueError(f"curriculum holds {curriculum!r}; expected dicts of Phase "
+                         f"arguments ({exc}).") from exc
+    if not phases or any(int(p.steps) < 1 for p in phases):
+        raise ValueError(f"curriculum is {curriculum!r}; expected at least one "
+                         "phase, each with steps >= 1.")
+    short = [p.name for p in phases if int(p.steps) % int(steps_per_epoch)]
+    if short:
+        raise ValueError(f"the steps of phase(s) {short} are not multiples of "
+                         f"steps_per_epoch={steps_per_epoch}; expected multiples "
+                         "(phases switch at epoch starts).")
+    return tuple(Phase(**{**p.__dict__, "prior": dict(p.prior),
+                          "rate_range": None if p.rate_range is None
+                          else tuple(p.rate_range), "scenarios": tuple(p.scenarios)})
+                 for p in phases)
+
+
 def scale_curriculum(phases, factor):
     """The same phases with ``factor`` x their steps (at least one each)."""
     return tuple(Phase(**{**p.__dict__, "steps": max(1, int(math.ceil(p.steps * factor)))})
@@ -300,6 +334,7 @@ class _GaussianNet(NeuralNet):
     _aux = None
 
     def infer(self, x, **fit_params):
+        self._aux = None
         if isinstance(x, dict) and "aux" in x:  # read by the loss, not by the module
             x = dict(x)
             self._aux = x.pop("aux")
@@ -311,7 +346,7 @@ class _GaussianNet(NeuralNet):
         if self.loss_weights_ is None or self._aux is None:
             return self.criterion_(mean, y, torch.exp(2 * log_sd))
         total, parts = composite_loss(mean, log_sd, y, self._aux, self.loss_weights_,
-                                      float(self.tau_))
+                                      float(self.tau_), noise=training)
         prefix = "" if training else "valid_"
         for key, value in parts.items():
             self.history.record_batch(prefix + key, float(value.detach()))

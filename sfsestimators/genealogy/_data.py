@@ -75,8 +75,10 @@ def make_batch(items, mutation_rate, triplet, mask=False):
                     "nearest": torch.as_tensor(np.asarray(item["nearest"], dtype=np.int64)),
                     "sfs": torch.as_tensor(np.bincount((g[called] == 1).sum(axis=1),
                                                        minlength=n + 1).astype(np.float32)),
-                    "window_length": torch.as_tensor(np.diff(item["windows"]).astype(
-                        np.float32)),
+                    "sfs_scale": torch.tensor(float(called.mean()) if len(g) else 1.0),
+                    "window_length": torch.as_tensor(np.asarray(
+                        item["accessible"] if item.get("accessible") is not None
+                        else np.diff(item["windows"]), dtype=np.float32)),
                     "mutation_rate": torch.tensor(float(item.get("mutation_rate",
                                                                  mutation_rate)))})
     x = torch.as_tensor(np.concatenate(feats))

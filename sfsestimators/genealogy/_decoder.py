@@ -44,7 +44,12 @@ from skorch.callbacks import EarlyStopping, GradientNormClipping
 from torch import nn
 
 from .._persist import plain_history
-from ._features import apply_accessibility, as_genotypes, window_divergence
+from ._features import (
+    MIN_ACCESSIBLE,
+    apply_accessibility,
+    as_genotypes,
+    window_divergence,
+)
 from ._ne import NE_TIME_GRID, NePosterior, ne_from_times
 
 __all__ = ["NeSummary", "NeDecoder", "NeDecoderMixin", "summary_features", "NE_SFS_SIZE",
@@ -135,8 +140,9 @@ class NeSummary:
 
 
 def projected_sfs(genotypes, size=NE_SFS_SIZE):
-    """The unfolded SFS of the fully called sites of a (sites, n) 0/1/-1 matrix, projected
-    to ``size`` haplotypes (moments' hypergeometric projection)."""
+    """The unfolded SFS of a (sites, n) 0/1/-1 matrix projected to ``size`` haplotypes
+    (moments' hypergeometric projection), each site from the haplotypes that call it, and
+    the fraction of sites kept (those with at least ``size`` calls)."""
     import moments
 
     g = np.asarray(genotypes)
@@ -144,9 +150,14 @@ def projected_sfs(genotypes, size=NE_SFS_SIZE):
     if n < size:
         raise ValueError(f"the data have {n} haplotypes; the N_e(t) decoder reads the SFS "
                          f"projected to {size}, so it needs at least {size}.")
-    called = (g >= 0).all(axis=1)
-    counts = np.bincount((g[called] == 1).sum(axis=1), minlength=n + 1).astype(float)
-    return np.asarray(moments.Spectrum(counts, mask_corners=False).project([size]).data)
+    n_called = (g >= 0).sum(axis=1)
+    derived = (g == 1).sum(axis=1)
+    out = np.zeros(size + 1)
+    for m in np.unique(n_called[n_called >= size]):
+        counts = np.bincount(derived[n_called == m], minlength=m + 1).astype(float)
+        out += np.asarray(moments.Spectrum(counts, mask_corners=False).project([size]).data)
+    kept = float(np.mean(n_called >= size)) if len(g) else 1.0
+    return out, kept
 
 
 def time_histogram(log_tmrca):
@@ -156,23 +167,26 @@ def time_histogram(log_tmrca):
     return np.bincount(index, minlength=len(LOG_T_EDGES) + 1).astype(float)
 
 
-def divergence_histograms(local_log_t, pairs, window_length, mutation_rate):
+def divergence_histograms(local_log_t, pairs, window_length, mutation_rate, dark=None):
     """Counts of the pairs' differences at each of :data:`DIVERGENCE_SCALES` (consecutive
     windows summed; a trailing remainder left out), as time equivalents on
     :data:`LOG_D_EDGES`. ``local_log_t``: (windows, n, n) method-of-moments ln TMRCA
     ``ln((d + 1/2) / (2 mu L_w))`` (:func:`window_divergence`); ``window_length``:
-    (windows,) bp."""
+    (windows,) bp; ``dark``: (windows,) windows with (almost) no accessible sequence, left
+    out with every block holding one."""
     length = np.asarray(window_length, dtype=float)
     two_mu_l = 2 * mutation_rate * length[:, None]
     d = np.maximum(np.exp(local_log_t[:, pairs[:, 0], pairs[:, 1]].astype(float)) * two_mu_l
                    - 0.5, 0.0)  # (windows, pairs)
+    lit = np.ones(len(d), dtype=bool) if dark is None else ~np.asarray(dark, dtype=bool)
     out = np.zeros((len(DIVERGENCE_SCALES), len(LOG_D_EDGES) + 1))
     for k, scale in enumerate(DIVERGENCE_SCALES):
         m = (len(d) // scale) * scale
         if m == 0:
             continue
-        d_s = d[:m].reshape(-1, scale, d.shape[1]).sum(axis=1)
-        l_s = length[:m].reshape(-1, scale).sum(axis=1)[:, None]
+        keep = lit[:m].reshape(-1, scale).all(axis=1)
+        d_s = d[:m].reshape(-1, scale, d.shape[1]).sum(axis=1)[keep]
+        l_s = length[:m].reshape(-1, scale).sum(axis=1)[keep, None]
         x = np.log10((d_s + 0.5) / (2 * mutation_rate * l_s))
         out[k] = np.bincount(np.searchsorted(LOG_D_EDGES, x.ravel(), side="right"),
                              minlength=len(LOG_D_EDGES) + 1)
@@ -187,7 +201,9 @@ def summary_features(summary):
     centres = np.concatenate([[LOG_T_EDGES[0] - 0.05],
                               (LOG_T_EDGES[1:] + LOG_T_EDGES[:-1]) / 2,
                               [LOG_T_EDGES[-1] + 0.05]])
-    hazard = np.log10(ne_from_times(10 ** centres, weights=s.time_counts))
+    # the hazard estimate of a fixed 10,000 pairs' worth of this distribution: its smoothing
+    # then weighs the same however much sequence was pooled
+    hazard = np.log10(ne_from_times(10 ** centres, weights=frac * 1e4))
     sfs = np.log10((np.maximum(s.sfs[1:-1], 0) + 0.5) / max(s.mu_length, 1e-30))
     div = s.divergence_counts / np.maximum(s.divergence_counts.sum(axis=1, keepdims=True), 1)
     return np.concatenate([np.log10(frac + 1e-4), hazard, [s.sd_sum / n],
@@ -237,10 +253,12 @@ class NeDecoder(nn.Module):
         for name, v in (("x", x), ("y", y)):
             v = torch.as_tensor(np.asarray(v), dtype=torch.float32)
             getattr(self, f"{name}_mean").copy_(v.mean(0))
-            getattr(self, f"{name}_scale").copy_(v.std(0).clamp_min(1e-3))
+            getattr(self, f"{name}_scale").copy_(v.std(0).clamp_min(0.1 if name == "x"
+                                                                   else 1e-3))
 
     def _context(self, x):
-        return self.embed((x - self.x_mean) / self.x_scale)
+        # clipped: a feature that never varied in training must not reach thousands of sds
+        return self.embed(((x - self.x_mean) / self.x_scale).clamp(-10.0, 10.0))
 
     def forward(self, x, y):
         z = (y - self.y_mean) / self.y_scale
@@ -262,9 +280,20 @@ class _NegLogProb(nn.Module):
 def _summaries_of(estimator, seed, n_haplotypes, chromosomes, length, mutation_rate,
                   recombination_rate, rate_range, prior, max_pairs):
     """One training history: its target and the summaries of its chromosomes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _history_summaries(estimator, seed, n_haplotypes, chromosomes, length,
+                                  mutation_rate, recombination_rate, rate_range, prior,
+                                  max_pairs)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _history_summaries(estimator, seed, n_haplotypes, chromosomes, length, mutation_rate,
+                       recombination_rate, rate_range, prior, max_pairs):
     from ..simulate import sample_size_history, simulate
 
-    torch.set_num_threads(1)
     rng = np.random.RandomState(seed)
     history = sample_size_history(rng, **prior)
     low, high = np.log(rate_range)
@@ -293,6 +322,14 @@ def ne_training_set(estimator, n, *, out_dir, n_haplotypes=NE_SFS_SIZE, chromoso
     """
     prior = dict(NE_PRIOR if prior is None else prior)
     os.makedirs(out_dir, exist_ok=True)
+    settings = {"n_haplotypes": int(n_haplotypes), "chromosomes": int(chromosomes),
+                "length": float(length), "mutation_rate": float(mutation_rate),
+                "recombination_rate": float(recombination_rate),
+                "rate_range": [float(v) for v in rate_range],
+                "prior": {k: list(v) if isinstance(v, tuple) else v for k, v in prior.items()},
+                "max_pairs": max_pairs, "chunk": int(chunk), "random_state": random_state,
+                "network_steps": int(getattr(estimator, "n_steps_", 0))}
+    _check_manifest(os.path.join(out_dir, "manifest.json"), settings)
     seeds = np.random.SeedSequence(random_state).generate_state(n)
     todo = [c for c in range(0, n, chunk)
             if not os.path.exists(os.path.join(out_dir, f"chunk{c:06d}.npz"))]
@@ -315,6 +352,24 @@ def ne_training_set(estimator, n, *, out_dir, n_haplotypes=NE_SFS_SIZE, chromoso
         jobs = tqdm(jobs, total=len(todo), desc="N_e training histories (chunks)")
     Parallel(n_jobs=n_jobs)(jobs)
     return load_training_set(out_dir, limit=n)
+
+
+def _check_manifest(path, settings):
+    """Write the settings of a training-set directory, or check a resumed one's match."""
+    import json
+
+    settings = json.loads(json.dumps(settings))
+    if os.path.exists(path):
+        with open(path) as f:
+            stored = json.load(f)
+        if stored != settings:
+            diff = {k: (stored.get(k), v) for k, v in settings.items() if stored.get(k) != v}
+            raise ValueError(f"{os.path.dirname(path)!r} holds simulations of other settings "
+                             f"(stored, asked: {diff}); expected the same settings to resume, "
+                             "or a new directory.")
+    else:
+        with open(path, "w") as f:
+            json.dump(settings, f, indent=1)
 
 
 def load_training_set(out_dir, limit=None):
@@ -395,7 +450,7 @@ def _fixed_split(x_valid, y_valid):
 def decoder_posterior(module, summary, n_draws=200, random_state=None):
     """:class:`NePosterior` draws of the decoder for a :class:`NeSummary`."""
     x = torch.as_tensor(summary_features(summary))[None]
-    seed = int(np.random.RandomState(random_state).randint(2**31 - 1))
+    seed = int(check_random_state(random_state).randint(2**31 - 1))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         draws = module.sample(x, n_draws)[:, 0].double().numpy()
@@ -409,22 +464,58 @@ class NeDecoderMixin:
 
     @staticmethod
     def _summary(mean, sd, pooled, g, mu, lengths, length, div, pairs, windows):
+        full = np.diff(windows)
         accessible = float(length if lengths is None else np.sum(lengths))
-        window_length = np.diff(windows) if lengths is None else np.maximum(lengths, 1.0)
+        window_length = full if lengths is None else np.maximum(lengths, 1.0)
+        dark = None if lengths is None else lengths < MIN_ACCESSIBLE * full
+        sfs, kept = projected_sfs(g)
         return NeSummary(time_histogram(mean), float(sd.sum(dtype=np.float64)),
-                         np.asarray(pooled, dtype=float), float(mean.size),
-                         projected_sfs(g), mu * accessible,
-                         divergence_histograms(div.local, pairs, window_length, mu))
+                         np.asarray(pooled, dtype=float), float(mean.size), sfs,
+                         mu * accessible * kept,
+                         divergence_histograms(div.local, pairs, window_length, mu, dark))
+
+    def _summaries(self, g, pos, length, windows, lengths, mu, rng, *, max_pairs=None,
+                   batch_pairs=None, reuse=None):
+        """The decoder's summary of filtered genotypes: of all haplotypes when there are
+        exactly 20 (as in its training), else the sum over disjoint random groups of 20
+        (the network's triplet channels and the SFS then read what they did in training;
+        more groups pool like more sequence). ``reuse``: (mean, sd, pooled, div, pairs) of
+        the 20 haplotypes already run through the network."""
+        n = g.shape[1]
+        if n < NE_SFS_SIZE:
+            raise ValueError(f"X has {n} haplotypes; the N_e(t) decoder needs at least "
+                             f"{NE_SFS_SIZE} (its SFS is projected to {NE_SFS_SIZE}).")
+        if n == NE_SFS_SIZE and reuse is not None:
+            mean, sd, pooled, div, pairs = reuse
+            return self._summary(mean, sd, pooled, g, mu, lengths, length, div, pairs,
+                                 windows)
+        groups = [np.arange(n)] if n == NE_SFS_SIZE else np.array_split(
+            rng.permutation(n)[:(n // NE_SFS_SIZE) * NE_SFS_SIZE], n // NE_SFS_SIZE)
+        if batch_pairs is None:
+            batch_pairs = max(1, (1 << 24) // ((len(windows) - 1)
+                                               * self.module_.inp.out_channels))
+        total = 0
+        for group in groups:
+            sub = g[:, np.sort(group)]
+            div = window_divergence(sub, pos, windows, mu, lengths)
+            pairs = np.stack(np.triu_indices(NE_SFS_SIZE, 1), axis=1)
+            if max_pairs is not None and len(pairs) > max_pairs:
+                pairs = pairs[np.sort(rng.choice(len(pairs), int(max_pairs), replace=False))]
+            mean, sd, pooled = self._network(div, pairs, batch_pairs)
+            total = total + self._summary(mean, sd, pooled, sub, mu, lengths, length, div,
+                                          pairs, windows)
+        return total
 
     def ne_summary(self, X, *, sequence_length=None, mutation_rate=None, accessible=None,
                    batch_pairs=None, max_pairs=None, random_state=None):
         """What the N_e(t) decoder reads of ``X`` (:class:`NeSummary`): the histogram of
-        the predicted pairwise times, the pooled network activations and the SFS projected
-        to 20 haplotypes. Summaries of chromosomes add up (``sum(summaries)``); see
-        :meth:`predict_ne`. ``max_pairs``: pool a random subset of at most that many pairs
-        (the per-pair averages the decoder reads keep their expectation; the decoder's
-        training summaries use 64 of the 190 pairs). Other arguments as in
-        :meth:`predict`."""
+        the predicted pairwise times, the pooled network activations, the SFS projected
+        to 20 haplotypes and the pairwise-divergence histograms. Summaries of chromosomes
+        add up (``sum(summaries)``); see :meth:`predict_ne`. With more than 20 haplotypes,
+        the sum over disjoint random groups of 20 (the decoder was trained on 20).
+        ``max_pairs``: pool a random subset of at most that many pairs per group (the
+        per-pair averages the decoder reads keep their expectation; its training summaries
+        use 64 of the 190 pairs). Other arguments as in :meth:`predict`."""
         check_is_fitted(self)
         mu = self._rate("mutation_rate", mutation_rate, self.mutation_rate)
         g, pos, length = as_genotypes(X, sequence_length)
@@ -435,16 +526,9 @@ class NeDecoderMixin:
         lengths = None
         if accessible is not None:
             g, pos, lengths = apply_accessibility(accessible, g, pos, windows)
-        div = window_divergence(g, pos, windows, mu, lengths)
-        pairs = np.stack(np.triu_indices(g.shape[1], 1), axis=1)
-        if max_pairs is not None and len(pairs) > max_pairs:
-            rng = check_random_state(random_state)
-            pairs = pairs[np.sort(rng.choice(len(pairs), int(max_pairs), replace=False))]
-        if batch_pairs is None:
-            batch_pairs = max(1, (1 << 24) // ((len(windows) - 1)
-                                               * self.module_.inp.out_channels))
-        mean, sd, pooled = self._network(div, pairs, batch_pairs)
-        return self._summary(mean, sd, pooled, g, mu, lengths, length, div, pairs, windows)
+        return self._summaries(g, pos, length, windows, lengths, mu,
+                               check_random_state(random_state), max_pairs=max_pairs,
+                               batch_pairs=batch_pairs)
 
     def predict_ne(self, X, *, mutation_rate=None, accessible=None, n_draws=200,
                    random_state=None):
@@ -509,10 +593,13 @@ class NeDecoderMixin:
     def _decoder_content(self):
         if getattr(self, "ne_decoder_", None) is None:
             return {}
-        return {"ne_decoder": {"config": dict(self.ne_decoder_config_),
+        config = getattr(self, "ne_decoder_config_", None) or {
+            "n_context": int(self.ne_decoder_.x_mean.numel()),
+            "n_grid": int(self.ne_decoder_.y_mean.numel())}
+        return {"ne_decoder": {"config": dict(config),
                                "state_dict": {k: v.cpu() for k, v in
                                               self.ne_decoder_.state_dict().items()},
-                               "history": self.ne_decoder_history_}}
+                               "history": getattr(self, "ne_decoder_history_", [])}}
 
 
     def _load_decoder(self, ckpt):

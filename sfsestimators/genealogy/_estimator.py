@@ -36,13 +36,12 @@ from .._validation import check_int_params
 from ..nn import PairConvNet
 from ..simulate import MUTATION_RATE, RECOMBINATION_RATE, extract_targets
 from ._curriculum import (
-    CURRICULUM,
     LossComponents,
-    Phase,
     PhaseSchedule,
     TauAnnealing,
     _GaussianNet,
     _StepCounter,
+    phases_of,
 )
 from ._data import StepBatches, ValidationBatches, _Source
 from ._decoder import NE_SFS_SIZE, NeDecoderMixin, decoder_posterior
@@ -278,26 +277,7 @@ class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
 
     def _phases(self):
         """The curriculum as Phase objects (empty without one)."""
-        if self.curriculum is None:
-            return ()
-        if isinstance(self.curriculum, str):
-            if self.curriculum != "default":
-                raise ValueError(f"curriculum is {self.curriculum!r}; expected None, "
-                                 "'default' or a list of Phase keyword dicts.")
-            return CURRICULUM
-        try:
-            phases = tuple(p if isinstance(p, Phase) else Phase(**dict(p))
-                           for p in self.curriculum)
-        except TypeError as exc:
-            raise ValueError(f"curriculum holds {self.curriculum!r}; expected dicts of Phase "
-                             f"arguments ({exc}).") from exc
-        if not phases or any(int(p.steps) < 1 for p in phases):
-            raise ValueError(f"curriculum is {self.curriculum!r}; expected at least one "
-                             "phase, each with steps >= 1.")
-        return tuple(Phase(**{**p.__dict__, "prior": dict(p.prior),
-                              "rate_range": None if p.rate_range is None
-                              else tuple(p.rate_range), "scenarios": tuple(p.scenarios)})
-                     for p in phases)
+        return phases_of(self.curriculum, self.steps_per_epoch)
 
     def _total_steps(self):
         phases = self._phases()
@@ -322,8 +302,11 @@ class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
                 policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max(n_epochs, 1),
                 eta_min=0.05 * self.lr)))
         if self.patience is not None:
+            # with a curriculum the total loss changes weights between phases: the times'
+            # NLL is the comparable score
             callbacks.append(("early_stopping", EarlyStopping(
-                monitor="valid_loss", patience=self.patience, load_best=True)))
+                monitor="valid_loss_time" if phases else "valid_loss",
+                patience=self.patience, load_best=True)))
         if self.progress:
             callbacks.append(("progress", ProgressBar()))
         return callbacks
@@ -391,6 +374,7 @@ class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
         self._check()
         seed = int(check_random_state(self.random_state).randint(1, 2**31 - 1))
         self._seed, self._steps_before, self.n_steps_ = seed, 0, 0
+        self.ne_decoder_ = None  # a decoder reads one network's activations: a new one has none
         self.net_, self._dataset = self._build(X, seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -443,6 +427,11 @@ class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
         elif X is not None:
             self._dataset.source = _Source(self._dataset.source.simulation, list(X),
                                            self.window_size, missing=self.missing_mask)
+        if getattr(self, "ne_decoder_", None) is not None:
+            warnings.warn("partial_fit changes the network whose pooled activations the N_e(t) "
+                          "decoder reads: the decoder is dropped (retrain it with "
+                          "fit_ne_decoder).", stacklevel=2)
+            self.ne_decoder_ = None
         return self._train(steps or self.max_steps)
 
     # -- prediction -------------------------------------------------------------------------
@@ -530,8 +519,9 @@ class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
         if ne_draws:
             rng = np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
             if getattr(self, "ne_decoder_", None) is not None and n >= NE_SFS_SIZE:
-                summary = self._summary(mean, sd, pooled, g, mu, lengths, length, div, pairs,
-                                        windows)
+                summary = self._summaries(g, pos, length, windows, lengths, mu,
+                                          np.random.RandomState(int(rng.integers(2**31 - 1))),
+                                          reuse=(mean, sd, pooled, div, pairs))
                 ne = decoder_posterior(self.ne_decoder_, summary, int(ne_draws),
                                        int(rng.integers(2**31 - 1)))
             else:
@@ -559,7 +549,8 @@ class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
                 sd[start:start + len(chunk)] = np.exp(log_s.cpu().numpy())
                 pooled = pooled + h.double().cpu().numpy()
         bad = ~(np.isfinite(mean) & np.isfinite(sd))
-        if bad.any():  # never hand NaN on: it would be a silent wrong answer
+        # never hand NaN on: it would be a silent wrong answer
+        if bad.any() or not np.all(np.isfinite(pooled)):
             raise ValueError(f"the network's output is not finite for {int(bad.sum())} of "
                              f"{bad.size} pair-windows; the input lies outside what it can "
                              "read (check the genotypes and mutation_rate).")

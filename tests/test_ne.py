@@ -151,7 +151,8 @@ def test_decoder_learns_the_size_scale_and_persists(tmp_path):
     est = MainspringARGEstimator.pretrained(device="cpu")
     est.fit_ne_decoder(40, out_dir=tmp_path / "sims", chromosomes=2, length=1e5,
                        prior={"max_epochs": 1, "size_range": (1e3, 1e5)}, n_jobs=1,
-                       max_epochs=80, hidden=32, embed=16, transforms=2, patience=80)
+                       max_epochs=80, hidden=32, embed=16, transforms=2, patience=80,
+                       members=2)
     assert len(list((tmp_path / "sims").glob("chunk*.npz"))) == 2  # cached, resumable
     medians = {}
     for size in (2e3, 5e4):

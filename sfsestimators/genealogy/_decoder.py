@@ -52,7 +52,8 @@ from ._features import (
 )
 from ._ne import NE_TIME_GRID, NePosterior, ne_from_times
 
-__all__ = ["NeSummary", "NeDecoder", "NeDecoderMixin", "summary_features", "NE_SFS_SIZE",
+__all__ = ["NeSummary", "NeDecoder", "NeDecoderEnsemble", "NeDecoderMixin",
+           "summary_features", "NE_SFS_SIZE",
            "LOG_T_EDGES", "DIVERGENCE_SCALES", "LOG_D_EDGES", "divergence_histograms",
            "NE_PRIOR", "ne_training_set", "train_ne_decoder", "grid_log10_ne"]
 
@@ -206,9 +207,15 @@ def summary_features(summary):
     hazard = np.log10(ne_from_times(10 ** centres, weights=frac * 1e4))
     sfs = np.log10((np.maximum(s.sfs[1:-1], 0) + 0.5) / max(s.mu_length, 1e-30))
     div = s.divergence_counts / np.maximum(s.divergence_counts.sum(axis=1, keepdims=True), 1)
+    # and with a tenth of the smoothing: sharper changes, more noise
+    sharp = np.log10(ne_from_times(10 ** centres, weights=frac * 1e4, smoothing=10.0))
     return np.concatenate([np.log10(frac + 1e-4), hazard, [s.sd_sum / n],
-                           s.hidden_sum / n, sfs, np.log10(div + 1e-5).ravel()]
+                           s.hidden_sum / n, sfs, np.log10(div + 1e-5).ravel(), sharp]
                           ).astype(np.float32)
+
+
+#: where :func:`summary_features` puts the hazard estimate (log10 N_e on the grid)
+HAZARD_FEATURES = len(LOG_T_EDGES) + 1
 
 
 def grid_log10_ne(history, grid=NE_TIME_GRID):
@@ -236,8 +243,13 @@ class NeDecoder(nn.Module):
     torch.Size([7, 2, 4])
     """
 
-    def __init__(self, n_context, n_grid=N_GRID, hidden=128, embed=64, transforms=3):
+    def __init__(self, n_context, n_grid=N_GRID, hidden=128, embed=64, transforms=3,
+                 base=None):
         super().__init__()
+        # the flow models log10 N_e minus the features x[:, base:base + n_grid] (the hazard
+        # estimate): it learns that estimate's correction, and without information it
+        # falls back on it rather than on the prior's mean
+        self.base = None if base is None else int(base)
         self.embed = nn.Sequential(nn.Linear(n_context, hidden), nn.GELU(),
                                    nn.Linear(hidden, hidden), nn.GELU(),
                                    nn.Linear(hidden, embed))
@@ -248,8 +260,15 @@ class NeDecoder(nn.Module):
         for name, size in (("x_scale", n_context), ("y_scale", n_grid)):
             self.register_buffer(name, torch.ones(size))
 
+    def _base(self, x):
+        if self.base is None:
+            return 0.0
+        return x[:, self.base:self.base + self.y_mean.numel()]
+
     def standardise(self, x, y):
         """Set the buffers from training features ``x`` and targets ``y`` (arrays)."""
+        x = torch.as_tensor(np.asarray(x), dtype=torch.float32)
+        y = torch.as_tensor(np.asarray(y), dtype=torch.float32) - self._base(x)
         for name, v in (("x", x), ("y", y)):
             v = torch.as_tensor(np.asarray(v), dtype=torch.float32)
             getattr(self, f"{name}_mean").copy_(v.mean(0))
@@ -261,14 +280,14 @@ class NeDecoder(nn.Module):
         return self.embed(((x - self.x_mean) / self.x_scale).clamp(-10.0, 10.0))
 
     def forward(self, x, y):
-        z = (y - self.y_mean) / self.y_scale
+        z = (y - self._base(x) - self.y_mean) / self.y_scale
         return self.flow(self._context(x)).log_prob(z) - torch.log(self.y_scale).sum()
 
     @torch.no_grad()
     def sample(self, x, n):
         """``n`` draws of log10 N_e per row of ``x``: (n, len(x), K)."""
         z = self.flow(self._context(x)).sample((int(n),))
-        return z * self.y_scale + self.y_mean
+        return z * self.y_scale + self.y_mean + self._base(x)
 
 
 class _NegLogProb(nn.Module):
@@ -406,34 +425,71 @@ def _examples(targets, summaries, rng, subsets=True):
 
 
 def train_ne_decoder(targets, summaries, *, max_epochs=400, lr=1e-3, batch_size=64,
-                     patience=40, hidden=128, embed=64, transforms=3, subsets=True,
-                     device="cpu", random_state=0, verbose=0):
-    """Fit a :class:`NeDecoder` to simulated histories (skorch ``NeuralNet``: AdamW,
-    gradient clipping, a 10 % validation split of the histories, early stopping with the
-    best weights restored). Returns the trained module (CPU, eval mode) and the skorch
-    history."""
+                     patience=40, hidden=96, embed=64, transforms=3, residual=True,
+                     members=4, subsets=True, device="cpu", random_state=0, verbose=0):
+    """Fit an ensemble of ``members`` :class:`NeDecoder` flows to simulated histories, each
+    a skorch ``NeuralNet`` (AdamW, gradient clipping, its own random 10 % of the histories
+    held out, early stopping with the best weights restored) from its own seed; their
+    draws pool (:class:`NeDecoderEnsemble`: a mixture, wider where they disagree).
+    ``residual``: each flow models the correction of the hazard estimate among the
+    features (:class:`NeDecoder` ``base``). Returns the ensemble (CPU, eval mode) and the
+    members' skorch histories (one list)."""
     rng = np.random.RandomState(random_state)
-    order = rng.permutation(len(targets))
-    n_valid = max(1, len(order) // 10)
-    valid, train = order[:n_valid], order[n_valid:]
-    x_tr, y_tr = _examples(targets[train], [summaries[i] for i in train], rng, subsets)
-    x_va, y_va = _examples(targets[valid], [summaries[i] for i in valid], rng, False)
-    torch.manual_seed(int(rng.randint(2**31 - 1)))
-    net = NeuralNet(NeDecoder, module__n_context=x_tr.shape[1], module__n_grid=y_tr.shape[1],
-                    module__hidden=hidden, module__embed=embed,
-                    module__transforms=transforms, criterion=_NegLogProb,
-                    optimizer=torch.optim.AdamW, optimizer__weight_decay=1e-4, lr=lr,
-                    batch_size=batch_size, max_epochs=max_epochs, device=device,
-                    iterator_train__shuffle=True, verbose=verbose,
-                    train_split=_fixed_split(x_va, y_va),
-                    callbacks=[("clip", GradientNormClipping(5.0)),
-                               ("early_stopping", EarlyStopping(patience=patience,
-                                                                load_best=True))])
-    net.initialize()
-    net.module_.standardise(x_tr, y_tr)
-    net.partial_fit({"x": x_tr, "y": y_tr}, np.zeros(len(x_tr), dtype=np.float32))
-    module = net.module_.cpu().eval()
-    return module, net.history
+    flows, histories = [], []
+    for member in range(int(members)):
+        order = rng.permutation(len(targets))
+        n_valid = max(1, len(order) // 10)
+        valid, train = order[:n_valid], order[n_valid:]
+        x_tr, y_tr = _examples(targets[train], [summaries[i] for i in train], rng, subsets)
+        x_va, y_va = _examples(targets[valid], [summaries[i] for i in valid], rng, False)
+        torch.manual_seed(int(rng.randint(2**31 - 1)))
+        net = NeuralNet(NeDecoder, module__n_context=x_tr.shape[1],
+                        module__n_grid=y_tr.shape[1], module__hidden=hidden,
+                        module__embed=embed, module__transforms=transforms,
+                        module__base=HAZARD_FEATURES if residual else None,
+                        criterion=_NegLogProb, optimizer=torch.optim.AdamW,
+                        optimizer__weight_decay=1e-4, lr=lr, batch_size=batch_size,
+                        max_epochs=max_epochs, device=device, iterator_train__shuffle=True,
+                        verbose=verbose, train_split=_fixed_split(x_va, y_va),
+                        callbacks=[("clip", GradientNormClipping(5.0)),
+                                   ("early_stopping", EarlyStopping(patience=patience,
+                                                                    load_best=True))])
+        net.initialize()
+        net.module_.standardise(x_tr, y_tr)
+        net.partial_fit({"x": x_tr, "y": y_tr}, np.zeros(len(x_tr), dtype=np.float32))
+        flows.append(net.module_.cpu().eval())
+        histories += [dict(row, member=member) for row in net.history]
+    config = dict(n_context=int(flows[0].x_mean.numel()), n_grid=int(flows[0].y_mean.numel()),
+                  hidden=hidden, embed=embed, transforms=transforms,
+                  base=HAZARD_FEATURES if residual else None)
+    ensemble = NeDecoderEnsemble(int(members), **config)
+    for target, flow in zip(ensemble.members, flows):
+        target.load_state_dict(flow.state_dict())
+    return ensemble.eval(), histories
+
+
+class NeDecoderEnsemble(nn.Module):
+    """``members`` :class:`NeDecoder` flows of the same configuration whose draws pool (an
+    equal-weight mixture). ``sample(x, n)`` as :meth:`NeDecoder.sample`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sfsestimators.genealogy import NeDecoderEnsemble
+    >>> NeDecoderEnsemble(2, n_context=5, n_grid=4, hidden=8, embed=4).sample(
+    ...     torch.zeros(3, 5), 6).shape
+    torch.Size([6, 3, 4])
+    """
+
+    def __init__(self, members=1, **config):
+        super().__init__()
+        self.config = dict(config)
+        self.members = nn.ModuleList([NeDecoder(**config) for _ in range(int(members))])
+
+    @torch.no_grad()
+    def sample(self, x, n):
+        counts = np.diff(np.linspace(0, int(n), len(self.members) + 1).round().astype(int))
+        return torch.cat([m.sample(x, c) for m, c in zip(self.members, counts) if c], dim=0)
 
 
 def _fixed_split(x_valid, y_valid):
@@ -583,20 +639,14 @@ class NeDecoderMixin:
         self.ne_decoder_, history = train_ne_decoder(
             targets, summaries, max_epochs=max_epochs, random_state=random_state, **kwargs)
         self.ne_decoder_history_ = plain_history(history)
-        self.ne_decoder_config_ = dict(n_context=int(self.ne_decoder_.x_mean.numel()),
-                                       n_grid=int(self.ne_decoder_.y_mean.numel()),
-                                       **{k: kwargs[k] for k in ("hidden", "embed",
-                                                                 "transforms") if k in kwargs})
         return self
 
 
     def _decoder_content(self):
         if getattr(self, "ne_decoder_", None) is None:
             return {}
-        config = getattr(self, "ne_decoder_config_", None) or {
-            "n_context": int(self.ne_decoder_.x_mean.numel()),
-            "n_grid": int(self.ne_decoder_.y_mean.numel())}
-        return {"ne_decoder": {"config": dict(config),
+        config = dict(self.ne_decoder_.config, members=len(self.ne_decoder_.members))
+        return {"ne_decoder": {"config": config,
                                "state_dict": {k: v.cpu() for k, v in
                                               self.ne_decoder_.state_dict().items()},
                                "history": getattr(self, "ne_decoder_history_", [])}}
@@ -607,8 +657,7 @@ class NeDecoderMixin:
         self.ne_decoder_ = None
         dec = ckpt.get("ne_decoder")
         if dec:
-            self.ne_decoder_ = NeDecoder(**dec["config"])
+            self.ne_decoder_ = NeDecoderEnsemble(**dec["config"])
             self.ne_decoder_.load_state_dict(dec["state_dict"])
             self.ne_decoder_.eval()
-            self.ne_decoder_config_ = dict(dec["config"])
             self.ne_decoder_history_ = dec.get("history", [])

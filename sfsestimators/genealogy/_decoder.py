@@ -638,7 +638,8 @@ class NeDecoderMixin:
             random_state=random_state, progress=progress)
         self.ne_decoder_, history = train_ne_decoder(
             targets, summaries, max_epochs=max_epochs, random_state=random_state, **kwargs)
-        self.ne_decoder_history_ = plain_history(history)
+        self.ne_decoder_history_ = [{k: v for k, v in row.items() if k != "batches"}
+                                    for row in plain_history(history)]
         return self
 
 
@@ -647,7 +648,9 @@ class NeDecoderMixin:
             return {}
         config = dict(self.ne_decoder_.config, members=len(self.ne_decoder_.members))
         return {"ne_decoder": {"config": config,
-                               "state_dict": {k: v.cpu() for k, v in
+                               # half precision: the file stays a few MB
+                               "state_dict": {k: v.cpu().half() if v.is_floating_point()
+                                              else v.cpu() for k, v in
                                               self.ne_decoder_.state_dict().items()},
                                "history": getattr(self, "ne_decoder_history_", [])}}
 
@@ -658,6 +661,7 @@ class NeDecoderMixin:
         dec = ckpt.get("ne_decoder")
         if dec:
             self.ne_decoder_ = NeDecoderEnsemble(**dec["config"])
-            self.ne_decoder_.load_state_dict(dec["state_dict"])
+            self.ne_decoder_.load_state_dict({k: v.float() if v.is_floating_point() else v
+                                              for k, v in dec["state_dict"].items()})
             self.ne_decoder_.eval()
             self.ne_decoder_history_ = dec.get("history", [])

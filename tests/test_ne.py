@@ -166,8 +166,9 @@ def test_decoder_learns_the_size_scale_and_persists(tmp_path):
     assert pred.ne.method == "decoder"
     est.save(tmp_path / "with_decoder.pt")
     again = MainspringARGEstimator.load(tmp_path / "with_decoder.pt")
+    # the file holds the flows' weights in half precision
     np.testing.assert_allclose(again.predict_ne(tss, random_state=1).samples,
-                               est.predict_ne(tss, random_state=1).samples, rtol=1e-5)
+                               est.predict_ne(tss, random_state=1).samples, rtol=2e-2)
     with pytest.raises(ValueError, match="no N_e"):
         MainspringARGEstimator(max_steps=1, train_length=2e4, n_haplotypes=4,
                                random_state=0).fit().predict_ne(tss)

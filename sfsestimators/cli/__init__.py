@@ -127,7 +127,7 @@ def build_parser():
 
     tg = sub.add_parser("train-genealogy", help="build a named Mainspring preset (resumable)")
     tg.add_argument("--preset", required=True,
-                    help="small, narrow, broad_w500 or broad_rates (see "
+                    help="small, narrow, broad_w500, broad_rates, wmissing or curriculum (see "
                          "MainspringARGEstimator.available())")
     tg.add_argument("--checkpoint", default=None,
                     help="start from these weights (a preset name or a file) instead of the "

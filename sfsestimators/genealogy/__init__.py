@@ -8,6 +8,7 @@
 - ``_ne``: N_e(t) from pairwise coalescence times (:class:`NePosterior`);
 - ``_curriculum``: the composite loss (pairwise times, copying topology, node times, the SFS
   the predicted trees imply) and the curriculum's phases, switched by skorch callbacks;
+- ``_ne_training``: the decoder's simulated training set and its skorch training;
 - ``_decoder``: the learnt N_e(t) posterior, a normalizing flow (zuko) conditioned on a
   pooled summary of the predictions (:class:`NeDecoder`, :class:`NeSummary`);
 - ``_physics``: the SFS a genealogy implies, differentiable in its node times;
@@ -34,9 +35,7 @@ from ._decoder import (
     NeDecoderEnsemble,
     NeSummary,
     grid_log10_ne,
-    ne_training_set,
     summary_features,
-    train_ne_decoder,
 )
 from ._estimator import PRESETS, MainspringARGEstimator
 from ._features import (
@@ -47,6 +46,7 @@ from ._features import (
     window_divergence,
 )
 from ._ne import NE_TIME_GRID, NePosterior, ne_from_times, ne_posterior
+from ._ne_training import load_training_set, ne_training_set, train_ne_decoder
 from ._physics import branch_structure, implied_sfs, sfs_chi2
 from ._prediction import GenealogyPrediction, PairwisePrediction
 
@@ -56,6 +56,7 @@ __all__ = ["MainspringARGEstimator", "GenealogyPrediction", "PairwisePrediction"
            "NE_TIME_GRID", "branch_structure", "implied_sfs", "sfs_chi2", "NeDecoder",
            "NeDecoderEnsemble",
            "NeSummary", "summary_features", "ne_training_set", "train_ne_decoder",
+           "load_training_set",
            "grid_log10_ne", "NE_PRIOR", "NE_SFS_SIZE", "LOG_T_EDGES",
            "DIVERGENCE_SCALES", "LOG_D_EDGES", "Phase", "CURRICULUM",
            "COMPONENTS", "composite_loss", "window_trees", "trees_implied_sfs",

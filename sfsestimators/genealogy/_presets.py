@@ -13,6 +13,7 @@ The dependency graph (base -> preset)::
     small     -> broad_w500             500 bp windows, adapters on the small backbone
     small     -> broad_rates            mutation and recombination rates 0.25-4x nominal
     small     -> wmissing               missing calls and inaccessible holes, bitmask channels
+    small     -> curriculum             the four-phase curriculum and composite loss, all weights
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ PRESETS_TRAINING = {
                       **_RATES), 1000, "small",
                  "missing calls (up to 30 %) and inaccessible holes, read through two bitmask "
                  "channels: their input map and adapters on the frozen small backbone"),
+    "curriculum": (dict(preset="small", features="triplet", curriculum="default", **_RATES),
+                   1500, "small",
+                   "the four phases of CURRICULUM (constant; 1-2 changes; full prior; sweeps, "
+                   "migration, rates) with the composite loss (times, copying topology, node "
+                   "times, implied SFS), every weight fine-tuned from small"),
 }
 _ALIASES = {"broad": "small"}
 

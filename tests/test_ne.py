@@ -154,6 +154,7 @@ def test_decoder_learns_the_size_scale_and_persists(tmp_path):
                        max_epochs=80, hidden=32, embed=16, transforms=2, patience=80,
                        members=2)
     assert len(list((tmp_path / "sims").glob("chunk*.npz"))) == 2  # cached, resumable
+    assert "N_e(t) decoder: 2 flows" in est.summary()
     medians = {}
     for size in (2e3, 5e4):
         tss = [simulate(SizeHistory([0.0], [size]), 20, 1e5, mutation_rate=1.29e-8,

@@ -588,7 +588,9 @@ class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
         return (f"MainspringARGEstimator ({self.preset}: {n_w:,} weights), trained "
                 f"{self.n_steps_} steps; recent loss {last:.4f}"
                 + (f"; best valid loss {min(valid):.4f}" if valid else "")
-                + f"; windows {self.window_size:g} bp; mutation rate {self.mutation_rate:g}")
+                + f"; windows {self.window_size:g} bp; mutation rate {self.mutation_rate:g}"
+                + ("" if getattr(self, "ne_decoder_", None) is None else
+                   f"; N_e(t) decoder: {len(self.ne_decoder_.members)} flows"))
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, path):

@@ -177,7 +177,6 @@ def composite_loss(mean, log_sd, target, aux, weights, tau=1.0, generator=None,
     parts = {"loss_time": torch.nn.functional.gaussian_nll_loss(mean, target, var)}
     out = {k: [] for k in COMPONENTS if k != "loss_time"}
     start = 0
-    w_all = weights or {}
     for item in aux:
         n = int(item["n"])
         n_p = n * (n - 1) // 2
@@ -229,7 +228,7 @@ def composite_loss(mean, log_sd, target, aux, weights, tau=1.0, generator=None,
         out["sfs_residual"].append((e - o).abs().sum() / o.sum().clamp_min(1.0))
     for key, values in out.items():
         parts[key] = torch.stack([torch.as_tensor(v, dtype=mean.dtype) for v in values]).mean()
-    total = sum(float(w_all.get(k, 0.0)) * parts[f"loss_{k}"]
+    total = sum(float(weights.get(k, 0.0)) * parts[f"loss_{k}"]
                 for k in ("time", "topology", "node", "sfs")) if weights else parts["loss_time"]
     return total, parts
 

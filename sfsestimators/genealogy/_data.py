@@ -24,7 +24,7 @@ def mask_item(item, rng, *, max_missing=0.3, hole_rate=1.5, hole_length=(5e3, 4e
     (-1, independently), and Poisson(``hole_rate``) inaccessible holes of U(``hole_length``)
     bp whose sites are left out; ``accessible`` holds the accessible bp per window. The
     targets (true TMRCAs) are unchanged."""
-    from ._features import accessible_lengths
+    from ._features import accessible_lengths, sites_inside
 
     g = np.array(item["genotypes"], dtype=np.int8)
     if rng.rand() < 0.8:
@@ -45,8 +45,7 @@ def mask_item(item, rng, *, max_missing=0.3, hole_rate=1.5, hole_length=(5e3, 4e
     intervals = np.array(edges).reshape(-1, 2)
     intervals = intervals[intervals[:, 1] > intervals[:, 0]]
     pos = np.asarray(item["positions"])
-    k = np.searchsorted(intervals[:, 0], pos, side="right") - 1
-    keep = (k >= 0) & (pos < intervals[np.maximum(k, 0), 1])
+    keep = sites_inside(intervals, pos)
     return {**item, "genotypes": g[keep], "positions": pos[keep],
             "accessible": accessible_lengths(intervals, windows)}
 

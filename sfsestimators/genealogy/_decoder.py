@@ -10,8 +10,7 @@ pieces of sequence of one population) combine by ``+``:
 - the sums of the predicted sd and of the network's last-block activations over pairs and
   windows (the pooled pair encoder);
 - the SFS of the haplotypes projected to :data:`NE_SFS_SIZE` (hypergeometric projection,
-  moments) and the mutation rate times the accessible length.
-
+  moments) and the mutation rate times the accessible length;
 - the histograms of the pairs' observed differences in 2, 8, 32 and 128 kb windows (time
   equivalents ``(d + 1/2) / (2 mu L)``): the raw pairwise-divergence distribution at four
   scales, whose short-window zeros (runs of identity) speak of recent times.
@@ -266,7 +265,6 @@ class NeDecoder(nn.Module):
         x = torch.as_tensor(np.asarray(x), dtype=torch.float32)
         y = torch.as_tensor(np.asarray(y), dtype=torch.float32) - self._base(x)
         for name, v in (("x", x), ("y", y)):
-            v = torch.as_tensor(np.asarray(v), dtype=torch.float32)
             getattr(self, f"{name}_mean").copy_(v.mean(0))
             getattr(self, f"{name}_scale").copy_(v.std(0).clamp_min(0.1 if name == "x"
                                                                    else 1e-3))
@@ -354,9 +352,6 @@ class NeDecoderMixin:
                                  windows)
         groups = [np.arange(n)] if n == NE_SFS_SIZE else np.array_split(
             rng.permutation(n)[:(n // NE_SFS_SIZE) * NE_SFS_SIZE], n // NE_SFS_SIZE)
-        if batch_pairs is None:
-            batch_pairs = max(1, (1 << 24) // ((len(windows) - 1)
-                                               * self.module_.inp.out_channels))
         total = 0
         for group in groups:
             sub = g[:, np.sort(group)]
@@ -382,9 +377,6 @@ class NeDecoderMixin:
         check_is_fitted(self)
         mu = self._rate("mutation_rate", mutation_rate, self.mutation_rate)
         g, pos, length = as_genotypes(X, sequence_length)
-        if g.shape[1] < NE_SFS_SIZE:
-            raise ValueError(f"X has {g.shape[1]} haplotypes; the N_e(t) decoder needs at "
-                             f"least {NE_SFS_SIZE} (its SFS is projected to {NE_SFS_SIZE}).")
         windows = np.append(np.arange(0.0, length, float(self.window_size)), length)
         lengths = None
         if accessible is not None:
@@ -451,7 +443,6 @@ class NeDecoderMixin:
                                     for row in plain_history(history)]
         return self
 
-
     def _decoder_content(self):
         if getattr(self, "ne_decoder_", None) is None:
             return {}
@@ -462,7 +453,6 @@ class NeDecoderMixin:
                                               else v.cpu() for k, v in
                                               self.ne_decoder_.state_dict().items()},
                                "history": getattr(self, "ne_decoder_history_", [])}}
-
 
     def _load_decoder(self, ckpt):
         """Restore the decoder a :meth:`save` file holds (none: ``ne_decoder_`` is None)."""

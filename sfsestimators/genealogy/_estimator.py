@@ -506,11 +506,9 @@ class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
         if accessible is not None:
             g, pos, lengths = apply_accessibility(accessible, g, pos, windows)
         div = window_divergence(g, pos, windows, mu, lengths)
-        n_w = len(windows) - 1
-        if batch_pairs is None:
-            batch_pairs = max(1, (1 << 24) // (n_w * PRESETS[self.preset]["width"]))
-        if isinstance(batch_pairs, bool) or not isinstance(batch_pairs, numbers.Integral) or (
-                batch_pairs < 1):
+        if batch_pairs is not None and (
+                isinstance(batch_pairs, bool) or not isinstance(batch_pairs, numbers.Integral)
+                or batch_pairs < 1):
             raise ValueError(f"batch_pairs is {batch_pairs!r}; expected an integer >= 1.")
         mean, sd, pooled = self._network(div, pairs, batch_pairs)
         if subset:
@@ -530,10 +528,13 @@ class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
                                   random_state=int(rng.integers(2**31 - 1)))
         return prediction_from_pairs(mean.T, sd.T, pairs, n, windows, length, ne=ne)
 
-    def _network(self, div, pairs, batch_pairs):
-        """Mean and sd of ln TMRCA (n_pairs, n_windows) of the pairs, in chunks, and the
-        last block's activations summed over them (width,)."""
+    def _network(self, div, pairs, batch_pairs=None):
+        """Mean and sd of ln TMRCA (n_pairs, n_windows) of the pairs, in chunks of
+        ``batch_pairs`` (default: a chunk's activations hold about 16 million numbers), and
+        the last block's activations summed over them (width,)."""
         n_w = div.local.shape[0]
+        if batch_pairs is None:
+            batch_pairs = max(1, (1 << 24) // (n_w * PRESETS[self.preset]["width"]))
         module = self.net_.module_.eval()
         mean = np.empty((len(pairs), n_w), dtype=np.float32)
         sd = np.empty((len(pairs), n_w), dtype=np.float32)

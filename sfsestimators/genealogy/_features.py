@@ -10,7 +10,7 @@ import numpy as np
 
 __all__ = ["as_genotypes", "pair_features", "window_divergence", "features_for_pairs",
            "Divergence", "N_PAIR_FEATURES", "accessible_lengths", "apply_accessibility",
-           "check_pairs"]
+           "check_pairs", "sites_inside"]
 
 #: a window with less accessible sequence than this fraction of its length is "dark": its
 #: pairs read their sequence-wide divergence instead of a local one
@@ -132,6 +132,13 @@ def accessible_lengths(intervals, windows):
     return np.clip(overlap, 0, None).sum(axis=1)
 
 
+def sites_inside(intervals, pos):
+    """Whether each position lies in one of the sorted, disjoint ``[start, end)``
+    intervals (k, 2)."""
+    k = np.searchsorted(intervals[:, 0], pos, side="right") - 1
+    return (k >= 0) & (pos < intervals[np.maximum(k, 0), 1])
+
+
 def apply_accessibility(accessible, g, pos, windows):
     """Sites inside the accessible intervals (the others left out with a counted warning)
     and the accessible bp per window (a warning counts the windows that are dark).
@@ -151,8 +158,7 @@ def apply_accessibility(accessible, g, pos, windows):
         if np.any(intervals[1:, 0] < intervals[:-1, 1]):
             raise ValueError("accessible intervals overlap; expected disjoint intervals "
                              "(merge them, as read_bed does).")
-    k = np.searchsorted(intervals[:, 0], pos, side="right") - 1
-    inside = (k >= 0) & (pos < intervals[np.maximum(k, 0), 1])
+    inside = sites_inside(intervals, pos)
     if not inside.all():
         warnings.warn(f"Left out {int((~inside).sum())} of {len(pos)} sites outside the "
                       "accessible intervals.", stacklevel=3)

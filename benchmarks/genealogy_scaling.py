@@ -1,7 +1,7 @@
 """Mainspring at real sizes: time, peak memory and accuracy against tsinfer + tsdate.
 
 Run: python benchmarks/genealogy_scaling.py [--haplotypes 20 50 100 200] [--lengths 1 5 20]
-         [--rates] [--preset small]
+         [--rates] [--preset small] [--precision auto|float32|bfloat16]
 
 Each run is its own process (peak RSS is per process): msprime simulates constant Ne = 2e4,
 mu = 1.29e-8, r = 1e-8 (not timed), both methods warm up on a tiny data set (tsdate compiles
@@ -36,7 +36,7 @@ def _masked(ts, fraction, seed):
     return g, ts.tables.sites.position
 
 
-def child(method, n, length, mu, seed, missing=0.0, preset="small"):
+def child(method, n, length, mu, seed, missing=0.0, preset="small", precision="auto"):
     from sfsestimators import MainspringARGEstimator
     from sfsestimators.simulate import SizeHistory, extract_targets, simulate
 
@@ -58,7 +58,8 @@ def child(method, n, length, mu, seed, missing=0.0, preset="small"):
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the count of missing genotypes
-            pred = est.predict(data, mutation_rate=mu, sequence_length=length)
+            pred = est.predict(data, mutation_rate=mu, sequence_length=length,
+                               precision=precision)
         wall = time.perf_counter() - start
         log_pred = pred.log_tmrca[:, i, j]
     else:
@@ -92,10 +93,11 @@ def child(method, n, length, mu, seed, missing=0.0, preset="small"):
     print(json.dumps({"wall": wall, "rss_gb": rss, "mse": mse, "sites": ts.num_sites}))
 
 
-def run(method, n, length, mu, seed, missing=0.0, preset="small"):
+def run(method, n, length, mu, seed, missing=0.0, preset="small", precision="auto"):
     out = subprocess.run([sys.executable, __file__, "--child", method, "--n", str(n),
                           "--length", str(length), "--mu", str(mu), "--seed", str(seed),
-                          "--missing", str(missing), "--preset", preset],
+                          "--missing", str(missing), "--preset", preset,
+                          "--precision", precision],
                          capture_output=True, text=True)
     if out.returncode:
         return {"error": out.stderr.strip().splitlines()[-1][:60]}
@@ -111,6 +113,8 @@ def main():
     parser.add_argument("--missing", type=float, nargs="*", default=None,
                         help="fractions of genotypes set missing at random (50 x 1 Mb rows)")
     parser.add_argument("--preset", default="small")
+    parser.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"],
+                        help="of our network (predict's precision=)")
     parser.add_argument("--child", default=None)
     parser.add_argument("--n", type=int)
     parser.add_argument("--length", type=float)
@@ -119,7 +123,7 @@ def main():
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.n, args.length, args.mu, args.seed,
-                     args.missing[0] if args.missing else 0.0, args.preset)
+                     args.missing[0] if args.missing else 0.0, args.preset, args.precision)
     head = (f"{'haps':>5} {'Mb':>4} {'sites':>7} {'s ours':>8} {'s tsi+tsd':>10} "
             f"{'time ratio':>11} {'GB ours':>8} {'GB tsi+tsd':>11} {'MSE ours':>9} "
             f"{'MSE tsi+tsd':>12}")
@@ -130,11 +134,12 @@ def main():
     if args.missing:
         configs = [(50, 1.0, f) for f in args.missing]
         head = f"{'miss':>5} {'haps':>4}" + head[10:]
+    print(f"ours: preset {args.preset}, precision {args.precision}")
     print(head)
     print("-" * len(head))
     for n, mb, factor in configs:
         rate, missing = (MU, factor) if args.missing else (MU * factor, 0.0)
-        ours = run("ours", n, mb * 1e6, rate, args.seed, missing, args.preset)
+        ours = run("ours", n, mb * 1e6, rate, args.seed, missing, args.preset, args.precision)
         theirs = run("tsinfer", n, mb * 1e6, rate, args.seed, missing)
         if "error" in ours or "error" in theirs:
             print(f"{n:>5} {mb:>4g} error: {ours.get('error', '')} {theirs.get('error', '')}")

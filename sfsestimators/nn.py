@@ -366,7 +366,7 @@ class PairConvNet(nn.Module):
         else:
             for block, adapter in zip(self.blocks, self.adapters):
                 h = adapter(block(h))
-        pooled = h.sum(dim=(0, 2)) if hidden else None
+        pooled = h.float().sum(dim=(0, 2)) if hidden else None
         h = self.out(h)
         mean = h[:, 0] if shift is None else h[:, 0] + shift.to(h.dtype)[:, None]
         if hidden:

@@ -127,6 +127,11 @@ def test_teacher_train_simulate_genealogy(capsys, tmp_path):
     ne = (tmp_path / "gen" / "ne.csv").read_text().splitlines()
     assert ne[0].startswith("time_start_generations") and len(ne) == 1 + 32
     assert ne[1].endswith("hazard")  # 6 haplotypes: fewer than the decoder reads
+    code, out, err = _run(capsys, "train-copying-head", "--simulations", "4", "--haplotypes",
+                          "6", "8", "--length", "3e4", "--epochs", "2", "--jobs", "1",
+                          "--out", tmp_path / "head.pt")
+    assert code == 0, err
+    assert "held-out copying-parent accuracy" in out and (tmp_path / "head.pt").exists()
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 import tskit
 from sklearn.base import clone
 
@@ -160,6 +161,35 @@ def test_triplet_features_by_brute_force(held_out):
         np.testing.assert_allclose(feats[p, 5], spread, rtol=1e-5, atol=1e-6)
 
 
+def test_triplet_channels_over_a_subset_of_others(held_out):
+    """``others=k``: each pair reads k to k + 2 other haplotypes (never itself), the same
+    ones whatever else is asked for; with k >= n - 2 all of them, as before."""
+    from sfsestimators.genealogy import features_for_pairs, window_divergence
+
+    t = extract_targets(held_out[0], 1e4)
+    div = window_divergence(t["genotypes"], t["positions"], t["windows"], 1e-8)
+    pairs = np.stack(np.triu_indices(10, 1), axis=1)
+    full = features_for_pairs(div, pairs, True)
+    np.testing.assert_array_equal(features_for_pairs(div, pairs, True, others=8), full)
+    sub = features_for_pairs(div, pairs, True, others=3)
+    np.testing.assert_array_equal(sub[:, :4], full[:, :4])  # the pair's own channels
+    # the same rows for a pair asked alone, in small chunks
+    np.testing.assert_array_equal(
+        features_for_pairs(div, pairs[[7, 30]], True, others=3, max_elements=5), sub[[7, 30]])
+    L = div.local
+    from itertools import combinations
+
+    for p, (i, j) in enumerate(pairs):  # some set of 3-5 others gives both channels
+        ks = [k for k in range(10) if k not in (i, j)]
+        assert any(
+            np.allclose(sub[p, 4] + div.shift,
+                        np.min(np.maximum(L[:, i, S], L[:, j, S]), axis=1), rtol=1e-5)
+            and np.allclose(sub[p, 5], np.mean(np.abs(L[:, i, S] - L[:, j, S]), axis=1),
+                            rtol=1e-5, atol=1e-6)
+            for size in (3, 4, 5) for S in map(list, combinations(ks, size)))
+    assert not np.allclose(sub[:, 5], full[:, 5])
+
+
 def _tiny(**kw):
     return MainspringARGEstimator(**{**dict(max_steps=8, steps_per_epoch=2, train_length=2e4,
                                             n_haplotypes=4, random_state=3), **kw})
@@ -305,6 +335,63 @@ def test_merged_tree_sequence_shares_nodes_across_windows(fitted, held_out):
     iu = np.triu_indices(10, 1)
     pairs = pred.log_tmrca_sd[:, iu[0], iu[1]]
     assert pairs.min() <= merged.node(root).metadata["log_time_sd"] <= pairs.max()
+
+
+def test_bfloat16_predictions_agree_with_float32(fitted, held_out):
+    """The faster arithmetic moves ln TMRCA by a little, nothing else changes; a wrong
+    precision is refused by name."""
+    exact = fitted.predict(held_out[0], precision="float32", ne_draws=0)
+    fast = fitted.predict(held_out[0], precision="bfloat16", ne_draws=0)
+    iu = np.triu_indices(10, 1)
+    diff = np.abs(fast.log_tmrca - exact.log_tmrca)[:, iu[0], iu[1]]
+    assert 0 < diff.max() < 0.1
+    assert fitted._precision("auto") in ("float32", "bfloat16")
+    with pytest.raises(ValueError, match="precision is 'half'; expected 'auto'"):
+        fitted.predict(held_out[0], precision="half")
+
+
+def test_true_closest_are_the_leaves_under_the_parent():
+    """On a window with one tree: i's closest relatives are the other leaves below its
+    parent node in the tskit tree (a sibling clade: all of them)."""
+    from sfsestimators.genealogy import true_closest
+
+    ts = simulate(HISTORY, 12, 2e4, recombination_rate=0.0, random_state=5)
+    closest = true_closest(extract_targets(ts, 2e4)["tmrca"])[0]
+    tree = ts.first()
+    for i in range(12):
+        under = set(tree.samples(tree.parent(i))) - {i}
+        assert set(np.flatnonzero(closest[i])) == under
+    assert (closest.sum(axis=1) > 1).any()  # some ties, all counted
+
+
+def test_copying_head_trains_predicts_and_persists(fitted, held_out, tmp_path):
+    """The head trains on simulations through the frozen network (its validation loss
+    falls), gives each haplotype a distribution over the others, drives ``nearest``, and
+    survives save/load and pickling; partial_fit drops it with a warning."""
+    est = pickle.loads(pickle.dumps(fitted))
+    before = [p.detach().clone() for p in est.module_.parameters()]
+    est.fit_copying_head(6, n_haplotypes=(8, 10), length=4e4, max_epochs=8, random_state=1)
+    for a, b in zip(before, est.module_.parameters()):
+        assert torch.equal(a, b)  # the pair network is frozen
+    hist = est.copying_head_history_
+    assert len(hist) == 8 and min(h["valid_loss"] for h in hist) < hist[0]["valid_loss"]
+    pred = est.predict(held_out[0])
+    probs = pred.copying_probs
+    np.testing.assert_allclose(probs.sum(axis=2), 1.0, rtol=1e-5)
+    assert np.all(probs[:, np.arange(10), np.arange(10)] == 0)
+    np.testing.assert_array_equal(pred.nearest, probs.argmax(axis=2))
+    plain = fitted.predict(held_out[0])
+    assert not np.allclose(plain.copying_probs, probs)  # the head, not the times' softmax
+    np.testing.assert_array_equal(plain.log_tmrca, pred.log_tmrca)
+    assert "copying-parent head" in est.summary()
+    est.save(tmp_path / "head.pt")
+    again = MainspringARGEstimator.load(tmp_path / "head.pt", device="cpu")
+    np.testing.assert_allclose(again.predict(held_out[0]).copying_probs, probs, atol=1e-6)
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(est)).predict(
+        held_out[0]).copying_probs, probs, atol=1e-6)
+    with pytest.warns(UserWarning, match="copying_head_ reads: it is dropped"):
+        est.partial_fit(steps=1)
+    assert est.copying_head_ is None
 
 
 def test_presets_cache_and_adapters(tmp_path, monkeypatch, held_out):

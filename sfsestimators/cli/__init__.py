@@ -18,6 +18,7 @@ from ._commands import (
     simulate_command,
     teacher_command,
     train_command,
+    train_copying_head_command,
     train_genealogy_command,
     train_ne_decoder_command,
 )
@@ -158,6 +159,19 @@ def build_parser():
     nd.add_argument("--quiet", action="store_true")
     nd.set_defaults(func=train_ne_decoder_command)
 
+    ch = sub.add_parser("train-copying-head",
+                        help="train a Mainspring preset's copying-parent head")
+    ch.add_argument("--preset", default="small", help="a built Mainspring preset")
+    ch.add_argument("--simulations", type=int, default=80)
+    ch.add_argument("--haplotypes", type=int, nargs="+", default=[20, 30, 50],
+                    help="sample sizes the simulations cycle through")
+    ch.add_argument("--length", type=float, default=5e5, help="bp per simulation")
+    ch.add_argument("--epochs", type=int, default=8)
+    ch.add_argument("--jobs", type=int, default=None, help="joblib workers (simulations)")
+    ch.add_argument("--seed", type=int, default=20261201)
+    ch.add_argument("--out", required=True, help="the preset file to write, with its head")
+    ch.set_defaults(func=train_copying_head_command)
+
     g = sub.add_parser("genealogy", help="pairwise coalescence times and local trees")
     g.add_argument("data", help="phased VCF or .trees")
     g.add_argument("--out", required=True, help="directory for tmrca.csv, genealogy.trees, "
@@ -168,6 +182,8 @@ def build_parser():
     g.add_argument("--accessible", default=None,
                    help="BED file of the accessible sequence (default: all of it)")
     g.add_argument("--preset", default="small", help="a built Mainspring preset")
+    g.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"],
+                   help="arithmetic of the network (auto: bfloat16 on a CPU that has it)")
     g.set_defaults(func=genealogy_command)
     return parser
 

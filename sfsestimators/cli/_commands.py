@@ -7,7 +7,7 @@ import sys
 import time
 
 __all__ = ["teacher_command", "train_command", "simulate_command", "genealogy_command",
-           "train_genealogy_command"]
+           "train_genealogy_command", "train_copying_head_command"]
 
 
 def _get_model(name, n_epochs):
@@ -147,7 +147,8 @@ def genealogy_command(args):
     else:
         X = data
     pred = est.predict(X, sequence_length=args.sequence_length,
-                       mutation_rate=args.mutation_rate, accessible=args.accessible)
+                       mutation_rate=args.mutation_rate, accessible=args.accessible,
+                       precision=args.precision)
     os.makedirs(args.out, exist_ok=True)
     n = pred.log_tmrca.shape[1]
     iu = np.triu_indices(n, 1)
@@ -241,4 +242,23 @@ def train_ne_decoder_command(args):
     est.save(args.out)
     print(f"decoder trained {len(est.ne_decoder_history_)} epochs, best held-out NLL "
           f"{min(valid):.3f}; wrote {args.out}")
+    return 0
+
+
+def train_copying_head_command(args):
+    """Train the copying-parent head of a built Mainspring preset on simulations of its
+    prior, through its frozen pair network, and write the preset with it."""
+    from ..genealogy import MainspringARGEstimator
+
+    est = MainspringARGEstimator.pretrained(args.preset, device="cpu")
+    print(f"copying-parent head for {args.preset}: {args.simulations} simulations of "
+          f"{args.haplotypes} haplotypes x {args.length:g} bp", file=sys.stderr)
+    est.fit_copying_head(args.simulations, n_haplotypes=tuple(args.haplotypes),
+                         length=args.length, n_jobs=args.jobs, max_epochs=args.epochs,
+                         random_state=args.seed)
+    best = min(est.copying_head_history_, key=lambda row: row["valid_loss"])
+    est.save(args.out)
+    print(f"head trained {len(est.copying_head_history_)} epochs; held-out copying-parent "
+          f"accuracy {best['valid_accuracy']:.3f} (epoch {best['epoch']}; by the predicted "
+          f"times alone {best['valid_accuracy_times']:.3f}); wrote {args.out}")
     return 0

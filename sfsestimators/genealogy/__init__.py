@@ -16,6 +16,13 @@
   :class:`sfsestimators.nn.PairConvNet`.
 """
 
+from ._copying import (
+    CopyingHead,
+    copying_features,
+    rare_sharing,
+    train_copying_head,
+    true_closest,
+)
 from ._curriculum import (
     COMPONENTS,
     CURRICULUM,
@@ -60,4 +67,5 @@ __all__ = ["MainspringARGEstimator", "GenealogyPrediction", "PairwisePrediction"
            "grid_log10_ne", "NE_PRIOR", "NE_SFS_SIZE", "LOG_T_EDGES",
            "DIVERGENCE_SCALES", "LOG_D_EDGES", "Phase", "CURRICULUM",
            "COMPONENTS", "composite_loss", "window_trees", "trees_implied_sfs",
-           "scale_curriculum"]
+           "scale_curriculum", "CopyingHead", "copying_features", "rare_sharing",
+           "train_copying_head", "true_closest"]

@@ -35,6 +35,7 @@ from .._persist import load_file, plain_history, resolve_device, save_file
 from .._validation import check_int_params
 from ..nn import PairConvNet
 from ..simulate import MUTATION_RATE, RECOMBINATION_RATE, extract_targets
+from ._copying import CopyingHeadMixin
 from ._curriculum import (
     LossComponents,
     PhaseSchedule,
@@ -50,12 +51,12 @@ from ._features import (
     apply_accessibility,
     as_genotypes,
     check_pairs,
-    features_for_pairs,
     window_divergence,
 )
 from ._ne import ne_posterior
 from ._prediction import PairwisePrediction, prediction_from_pairs
 from ._presets import from_format_1
+from ._running import PairNetworkMixin
 
 __all__ = ["MainspringARGEstimator", "PRESETS"]
 
@@ -75,7 +76,8 @@ def _n_steps(history):
     return int(sum(row.get("train_batch_count", 0) for row in history))
 
 
-class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
+class MainspringARGEstimator(PairNetworkMixin, NeDecoderMixin, CopyingHeadMixin,
+                             BaseEstimator):
     """Pairwise coalescence times and local genealogies from phased genotypes.
 
     Learns by inverting msprime: training data are simulations (built on the fly, a fresh
@@ -83,8 +85,9 @@ class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
     computed with tskit. A network of dilated 1-D convolutions along windows reads, for
     every pair of haplotypes, its local and global divergence (:func:`pair_features`) and
     predicts the mean and standard deviation of ln TMRCA per window (Gaussian likelihood
-    loss). Copying parents, breakpoints and ultrametric local trees
-    (:meth:`GenealogyPrediction.to_tree_sequence`) follow from the predicted times.
+    loss). Ultrametric local trees (:meth:`GenealogyPrediction.to_tree_sequence`) follow
+    from the predicted times; copying parents and breakpoints from a copying-parent head
+    over the other haplotypes (:meth:`fit_copying_head`), or without one from the times.
 
     Training runs on skorch: ``history_`` is its :class:`skorch.history.History` (one row
     per epoch of ``steps_per_epoch`` steps, every step's loss in ``batches``).
@@ -98,7 +101,9 @@ class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
         what the other haplotypes say about it.
     n_haplotypes : int, default=20
         Haplotypes per training simulation; the network itself serves any number (pairs are
-        independent inputs), ``max_haplotypes`` bounds what ``predict`` accepts.
+        independent inputs), ``max_haplotypes`` bounds what ``predict`` accepts. With more,
+        each pair's triplet channels read ``n_haplotypes - 2`` others (as in training;
+        :func:`features_for_pairs` ``others``), so a pair costs the same at any sample size.
     max_haplotypes : int, default=200
     window_size : float, default=2000
         Window length (bp).
@@ -179,6 +184,10 @@ class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
     history_ : skorch.history.History
     n_steps_ : int
         Optimiser steps taken so far (over every fit, partial fit and resumed run).
+    ne_decoder_ : NeDecoderEnsemble or None
+        The N_e(t) decoder (:meth:`fit_ne_decoder`), if any.
+    copying_head_ : CopyingHead or None
+        The copying-parent head (:meth:`fit_copying_head`), if any.
 
     See Also
     --------
@@ -374,7 +383,8 @@ class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
         self._check()
         seed = int(check_random_state(self.random_state).randint(1, 2**31 - 1))
         self._seed, self._steps_before, self.n_steps_ = seed, 0, 0
-        self.ne_decoder_ = None  # a decoder reads one network's activations: a new one has none
+        # the decoder and the copying head read one network's outputs: a new one has neither
+        self.ne_decoder_ = self.copying_head_ = None
         self.net_, self._dataset = self._build(X, seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -427,17 +437,18 @@ class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
         elif X is not None:
             self._dataset.source = _Source(self._dataset.source.simulation, list(X),
                                            self.window_size, missing=self.missing_mask)
-        if getattr(self, "ne_decoder_", None) is not None:
-            warnings.warn("partial_fit changes the network whose pooled activations the N_e(t) "
-                          "decoder reads: the decoder is dropped (retrain it with "
-                          "fit_ne_decoder).", stacklevel=2)
-            self.ne_decoder_ = None
+        for attr, fit in (("ne_decoder_", "fit_ne_decoder"),
+                          ("copying_head_", "fit_copying_head")):
+            if getattr(self, attr, None) is not None:
+                warnings.warn(f"partial_fit changes the network whose outputs {attr} reads: "
+                              f"it is dropped (retrain it with {fit}).", stacklevel=2)
+                setattr(self, attr, None)
         return self._train(steps or self.max_steps)
 
     # -- prediction -------------------------------------------------------------------------
     def predict(self, X, *, sequence_length=None, mutation_rate=None,
                 recombination_rate=None, pairs=None, batch_pairs=None, ne_draws=50,
-                accessible=None, random_state=None):
+                accessible=None, precision="auto", random_state=None):
         """Predict the genealogy of the haplotypes in ``X``, in bounded memory.
 
         The pairs go through the network in chunks of ``batch_pairs``, their features built
@@ -469,6 +480,13 @@ class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
             window's divergence is per accessible bp; a window with less than 1 % of its
             length accessible takes each pair's sequence-wide estimate (counted, warned).
             Default: all of the sequence is accessible.
+        precision : {"auto", "float32", "bfloat16"}, default="auto"
+            Arithmetic of the network's convolutions. ``"bfloat16"`` (torch autocast) is
+            about 4x faster on a CPU with native bfloat16 (AVX-512) and moves the predicted
+            ln TMRCA by about 0.01 (its MSE against the truth unchanged at the third
+            decimal, ``benchmarks/genealogy_scaling.py``); ``"auto"``: bfloat16 on such a
+            CPU (unless the N_e(t) decoder reads this very pass: 20 haplotypes), else
+            float32. The decoder always reads a float32 pass.
         ne_draws : int, default=50
             Draws of the N_e(t) posterior (``.ne``, :func:`ne_posterior`; 0: none): each
             samples the pair-windows' times from their predicted log-normals (at most
@@ -510,7 +528,13 @@ class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
                 isinstance(batch_pairs, bool) or not isinstance(batch_pairs, numbers.Integral)
                 or batch_pairs < 1):
             raise ValueError(f"batch_pairs is {batch_pairs!r}; expected an integer >= 1.")
-        mean, sd, pooled = self._network(div, pairs, batch_pairs)
+        # the decoder reads a float32 pass; with exactly its 20 haplotypes it reads this one
+        reads_this = (bool(ne_draws) and not subset and n == NE_SFS_SIZE
+                      and getattr(self, "ne_decoder_", None) is not None)
+        precision = "float32" if precision == "auto" and reads_this else self._precision(
+            precision)
+        mean, sd, pooled = self._network(div, pairs, batch_pairs, precision,
+                                         others=self.n_haplotypes - 2)
         if subset:
             return PairwisePrediction(windows, pairs, mean.T, sd.T, float(length))
         ne = None
@@ -519,53 +543,16 @@ class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
             if getattr(self, "ne_decoder_", None) is not None and n >= NE_SFS_SIZE:
                 summary = self._summaries(g, pos, length, windows, lengths, mu,
                                           np.random.RandomState(int(rng.integers(2**31 - 1))),
-                                          reuse=(mean, sd, pooled, div, pairs))
+                                          reuse=(mean, sd, pooled, div, pairs)
+                                          if precision == "float32" else None)
                 ne = decoder_posterior(self.ne_decoder_, summary, int(ne_draws),
                                        int(rng.integers(2**31 - 1)))
             else:
                 keep = rng.choice(mean.size, size=min(mean.size, 50_000), replace=False)
                 ne = ne_posterior(mean.ravel()[keep], sd.ravel()[keep], n_draws=int(ne_draws),
                                   random_state=int(rng.integers(2**31 - 1)))
-        return prediction_from_pairs(mean.T, sd.T, pairs, n, windows, length, ne=ne)
-
-    def _network(self, div, pairs, batch_pairs=None):
-        """Mean and sd of ln TMRCA (n_pairs, n_windows) of the pairs, in chunks of
-        ``batch_pairs`` (default: a chunk's activations hold about 16 million numbers), and
-        the last block's activations summed over them (width,)."""
-        n_w = div.local.shape[0]
-        if batch_pairs is None:
-            batch_pairs = max(1, (1 << 24) // (n_w * PRESETS[self.preset]["width"]))
-        module = self.net_.module_.eval()
-        mean = np.empty((len(pairs), n_w), dtype=np.float32)
-        sd = np.empty((len(pairs), n_w), dtype=np.float32)
-        pooled = 0.0
-        triplet = self.features == "triplet"
-        with torch.no_grad():
-            for start in range(0, len(pairs), batch_pairs):
-                chunk = pairs[start:start + batch_pairs]
-                feats = features_for_pairs(div, chunk, triplet, mask=self.missing_mask)
-                m, log_s, h = module(torch.as_tensor(feats, device=self.net_.device),
-                                     hidden=True)
-                mean[start:start + len(chunk)] = m.cpu().numpy() + div.shift
-                sd[start:start + len(chunk)] = np.exp(log_s.cpu().numpy())
-                pooled = pooled + h.double().cpu().numpy()
-        bad = ~(np.isfinite(mean) & np.isfinite(sd))
-        # never hand NaN on: it would be a silent wrong answer
-        if bad.any() or not np.all(np.isfinite(pooled)):
-            raise ValueError(f"the network's output is not finite for {int(bad.sum())} of "
-                             f"{bad.size} pair-windows; the input lies outside what it can "
-                             "read (check the genotypes and mutation_rate).")
-        return mean, sd, pooled
-
-    @staticmethod
-    def _rate(name, value, default):
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
-                np.isfinite(value) and value > 0):
-            raise ValueError(f"{name} is {value!r}; expected a positive number (per bp per "
-                             "generation).")
-        return float(value)
+        return self._with_copying(prediction_from_pairs(mean.T, sd.T, pairs, n, windows,
+                                                        length, ne=ne), g, pos, div)
 
     def score(self, X, y=None):
         """Minus the mean squared error of ln pairwise TMRCA on simulated tree sequences."""
@@ -591,7 +578,9 @@ class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
                 + (f"; best valid loss {min(valid):.4f}" if valid else "")
                 + f"; windows {self.window_size:g} bp; mutation rate {self.mutation_rate:g}"
                 + ("" if getattr(self, "ne_decoder_", None) is None else
-                   f"; N_e(t) decoder: {len(self.ne_decoder_.members)} flows"))
+                   f"; N_e(t) decoder: {len(self.ne_decoder_.members)} flows")
+                + ("" if getattr(self, "copying_head_", None) is None else
+                   "; copying-parent head"))
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, path):
@@ -601,7 +590,8 @@ class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
         save_file(path, self, n_steps=self.n_steps_, seed=self._seed,
                   history=plain_history(self.history_),
                   state_dict={k: v.cpu() for k, v in self.module_.state_dict().items()},
-                  optimizer=self.net_.optimizer_.state_dict(), **self._decoder_content())
+                  optimizer=self.net_.optimizer_.state_dict(), **self._decoder_content(),
+                  **self._copying_content())
 
     @classmethod
     def load(cls, path, *, device="auto"):
@@ -624,6 +614,7 @@ class MainspringARGEstimator(NeDecoderMixin, BaseEstimator):
         est._steps_before = int(ckpt["n_steps"]) - _n_steps(ckpt["history"])
         est._sync()
         est._load_decoder(ckpt)
+        est._load_copying(ckpt)
         return est
 
     @classmethod

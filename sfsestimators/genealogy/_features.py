@@ -87,12 +87,18 @@ def window_divergence(genotypes, positions, windows, mutation_rate, accessible=N
                       lacking, inaccessible)
 
 
-def features_for_pairs(div, pairs, triplet=False, max_elements=1 << 24, mask=False):
+def features_for_pairs(div, pairs, triplet=False, max_elements=1 << 24, mask=False,
+                       others=None):
     """The network's input for the given pairs (P, 2): (P, 4 or 6, n_windows) float32 (see
     :func:`pair_features` for the channels); triplet channels in chunks of pairs so that a
     temporary holds at most ``max_elements`` numbers. ``mask=True`` appends the bitmask
     channels of the ``wmissing`` network: the fraction of the window's sites the pair lacks
-    (a missing call in either haplotype) and the window's inaccessible fraction."""
+    (a missing call in either haplotype) and the window's inaccessible fraction.
+    ``others``: the triplet channels of each pair read about that many other haplotypes
+    (``others + 2`` consecutive entries of a fixed random order of the haplotypes, from an
+    offset that depends on the pair, less the pair itself) instead of all ``n - 2``: the
+    cost per pair is then independent of n, and with ``others`` = the training sample's
+    ``n - 2`` the channels have the distribution the network learnt. None: all of them."""
     pairs = np.asarray(pairs)
     i, j = pairs[:, 0], pairs[:, 1]
     local, shift = div.local, div.shift
@@ -104,17 +110,28 @@ def features_for_pairs(div, pairs, triplet=False, max_elements=1 << 24, mask=Fal
     if triplet:
         bound = np.empty_like(own)
         spread = np.empty_like(own)
+        subset = others is not None and others + 2 < n
+        width = others + 2 if subset else n
         if n < 3:  # no third haplotype: fall back to the pair's own value
             bound[:], spread[:] = own, 0.0
         else:
-            step = max(1, int(max_elements // max(n_windows * n, 1)))
+            if subset:
+                order = np.random.default_rng(0).permutation(n)
+                offset = (i.astype(np.int64) * 1_000_003 + j * 7_919) % n
+                read = order[(offset[:, None] + np.arange(width)) % n]  # (P, width)
+            step = max(1, int(max_elements // max(n_windows * width, 1)))
             for start in range(0, len(pairs), step):
-                a = local[:, i[start:start + step], :]  # (W, p, n): L_ik, +inf at k = i
-                b = local[:, j[start:start + step], :]
-                bound[start:start + step] = np.maximum(a, b).min(axis=2).T
+                stop = start + step
+                if subset:  # (W, p, width): L_ik over the pair's others, +inf at k = i
+                    a = local[:, i[start:stop, None], read[start:stop]]
+                    b = local[:, j[start:stop, None], read[start:stop]]
+                else:
+                    a = local[:, i[start:stop], :]  # (W, p, n): L_ik, +inf at k = i
+                    b = local[:, j[start:stop], :]
+                bound[start:stop] = np.maximum(a, b).min(axis=2).T
                 both = np.isfinite(a) & np.isfinite(b)  # k != i, j
-                spread[start:start + step] = (np.where(both, np.abs(a - b), 0.0).sum(axis=2)
-                                              / (n - 2)).T
+                spread[start:stop] = (np.where(both, np.abs(a - b), 0.0).sum(axis=2)
+                                      / np.maximum(both.sum(axis=2), 1)).T
         channels += [bound - shift, spread]
     if mask:
         zeros = np.zeros_like(own)

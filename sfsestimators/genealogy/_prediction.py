@@ -20,8 +20,11 @@ class GenealogyPrediction(NamedTuple):
     log_tmrca, log_tmrca_sd : ndarray (n_windows, n, n)
         Mean and standard deviation of ln pairwise TMRCA (generations); diagonal 0.
     copying_probs : ndarray (n_windows, n, n)
-        Per haplotype (row) a distribution over its copying parent (softmax of minus the
-        predicted ln TMRCA over the other haplotypes, temperature ``log_tmrca_sd``).
+        Per haplotype (row) a distribution over its copying parent (its closest relative
+        in the local tree): from the estimator's copying-parent head when it has one
+        (:class:`~sfsestimators.genealogy.CopyingHead`, the shipped ``small`` does), else
+        the softmax of minus the predicted ln TMRCA over the other haplotypes, temperature
+        ``log_tmrca_sd``.
     nearest : ndarray (n_windows, n)
         The most probable copying parent.
     breakpoints : ndarray (n_windows, n) of bool

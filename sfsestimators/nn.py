@@ -367,7 +367,10 @@ class PairConvNet(nn.Module):
             for block, adapter in zip(self.blocks, self.adapters):
                 h = adapter(block(h))
         pooled = h.float().sum(dim=(0, 2)) if hidden else None
-        h = self.out(h)
+        # the output map in float32 even under bfloat16 autocast: the predicted ln TMRCA
+        # keeps its resolution (bfloat16 would round it to ~0.01 and make ties)
+        with torch.autocast(h.device.type, enabled=False):
+            h = self.out(h.float())
         mean = h[:, 0] if shift is None else h[:, 0] + shift.to(h.dtype)[:, None]
         if hidden:
             return mean, h[:, 1].clamp(-5, 3), pooled

@@ -243,7 +243,7 @@ def plot_training(estimator, *, path=None, keys=None):
     plt = _pyplot()
     rows = list(estimator.history_)
     keys = keys or [k for k in ("loss",) + COMPONENTS
-                    if any(k in r or f"train_{k}" in r for r in rows)]
+                    if any(k in r or f"train_{k}" in r or f"valid_{k}" in r for r in rows)]
     epochs = np.arange(1, len(rows) + 1)
     fig, axes = plt.subplots(len(keys), 1, figsize=(7, 1.6 * len(keys) + 0.5), sharex=True,
                              squeeze=False)

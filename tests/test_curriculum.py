@@ -49,6 +49,26 @@ def test_trees_of_the_true_times_imply_tskits_branch_sfs():
     assert np.isfinite(float(total))
 
 
+def test_held_out_diagnostics_score_the_truth_perfectly():
+    """KC distance (tskit) of the true times' trees is 0 and the coverage 1 at every time
+    scale; times off by a factor e score worse on the KC distance and on N_e(t); the KC
+    distance is computed on held-out batches only (no noise)."""
+    item = simulate_item(11, 10, 1e6, 2e4, 1.29e-8, 1.28e-8,
+                         {"max_epochs": 1, "size_range": (5e3, 2e4)})
+    (batch, target) = make_batch([item], 1.29e-8, True)
+    tight = torch.full_like(target, -3.0)
+    _, perfect = composite_loss(target, tight, target, batch["aux"], None, noise=False)
+    rng = np.random.default_rng(0)
+    noisy = target + torch.as_tensor(rng.normal(0, 1.0, target.shape), dtype=target.dtype)
+    _, off = composite_loss(noisy + 1.0, tight, target, batch["aux"], None, noise=False)
+    assert float(perfect["kc_distance"]) == 0.0 < float(off["kc_distance"])
+    assert float(perfect["ne_log10_rmse"]) < float(off["ne_log10_rmse"])
+    scales = [k for k in perfect if k.startswith("tmrca_coverage90_")]
+    assert scales and all(float(perfect[k]) == 1.0 for k in scales)
+    _, training = composite_loss(target, tight, target, batch["aux"], None, noise=True)
+    assert "kc_distance" not in training and "ne_log10_rmse" not in training
+
+
 def test_curriculum_switches_phases_anneals_tau_and_records_components():
     phases = [dict(name="constant", steps=2, prior={"max_epochs": 1}, lambda_topology=0.1,
                    lambda_node=0.1, lambda_sfs=0.1),
@@ -65,8 +85,9 @@ def test_curriculum_switches_phases_anneals_tau_and_records_components():
     assert taus[0] > taus[1] > taus[2] and taus[-1] == pytest.approx(0.05)
     for key in ("loss_time", "loss_topology", "loss_node", "loss_sfs", "parent_accuracy",
                 "node_coverage90", "tmrca_coverage90", "sfs_residual", "attention_entropy",
-                "valid_loss_sfs"):
+                "valid_loss_sfs", "valid_kc_distance"):
         assert all(np.isfinite(r[key]) for r in rows), key
+    assert any(k.startswith("valid_tmrca_coverage90_") for r in rows for k in r)
     assert est._dataset.source.simulation[7] == ("sweep", "migration")
     with pytest.raises(ValueError, match="curriculum"):
         MainspringARGEstimator(curriculum=[{"name": "x", "steps": 0}]).fit()
@@ -92,10 +113,13 @@ def test_training_and_ne_plots(tmp_path):
     est = MainspringARGEstimator(curriculum=[dict(name="a", steps=2, lambda_sfs=0.1),
                                              dict(name="b", steps=2, lambda_node=1)],
                                  steps_per_epoch=2, n_haplotypes=6, train_length=2e4,
-                                 random_state=0).fit()
+                                 validation_size=1, random_state=0).fit()
     fig = plot_training(est, path=tmp_path / "training.png")
     assert (tmp_path / "training.png").stat().st_size > 0
-    assert fig.axes[0].get_ylabel() == "loss" and len(fig.axes) == 10
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    # every component, those of held-out batches only (KC distance) too
+    assert labels[0] == "loss" and len(set(labels)) == len(labels) and {
+        "loss_time", "loss_sfs", "parent_accuracy", "kc_distance"} <= set(labels)
     post = NePosterior(NE_TIME_GRID, np.full((5, len(NE_TIME_GRID) - 1), 1e4))
     plot_ne(post, truth=([1e2, 1e5], [1e4, 1e4]), generation_time=25,
             path=tmp_path / "ne.png")

@@ -162,8 +162,9 @@ def test_triplet_features_by_brute_force(held_out):
 
 
 def test_triplet_channels_over_a_subset_of_others(held_out):
-    """``others=k``: each pair reads k to k + 2 other haplotypes (never itself), the same
-    ones whatever else is asked for; with k >= n - 2 all of them, as before."""
+    """``others=k``: each pair reads exactly k other haplotypes (never itself), the same
+    ones whatever else is asked for and in whichever order the pair is given; with
+    k >= n - 2 all of them, as before."""
     from sfsestimators.genealogy import features_for_pairs, window_divergence
 
     t = extract_targets(held_out[0], 1e4)
@@ -176,17 +177,19 @@ def test_triplet_channels_over_a_subset_of_others(held_out):
     # the same rows for a pair asked alone, in small chunks
     np.testing.assert_array_equal(
         features_for_pairs(div, pairs[[7, 30]], True, others=3, max_elements=5), sub[[7, 30]])
+    np.testing.assert_array_equal(
+        features_for_pairs(div, pairs[:, ::-1].astype(np.uint64), True, others=3), sub)
     L = div.local
     from itertools import combinations
 
-    for p, (i, j) in enumerate(pairs):  # some set of 3-5 others gives both channels
+    for p, (i, j) in enumerate(pairs):  # some set of 3 others gives both channels
         ks = [k for k in range(10) if k not in (i, j)]
         assert any(
             np.allclose(sub[p, 4] + div.shift,
                         np.min(np.maximum(L[:, i, S], L[:, j, S]), axis=1), rtol=1e-5)
             and np.allclose(sub[p, 5], np.mean(np.abs(L[:, i, S] - L[:, j, S]), axis=1),
                             rtol=1e-5, atol=1e-6)
-            for size in (3, 4, 5) for S in map(list, combinations(ks, size)))
+            for S in map(list, combinations(ks, 3)))
     assert not np.allclose(sub[:, 5], full[:, 5])
 
 
@@ -337,6 +340,24 @@ def test_merged_tree_sequence_shares_nodes_across_windows(fitted, held_out):
     assert pairs.min() <= merged.node(root).metadata["log_time_sd"] <= pairs.max()
 
 
+def test_monomorphic_sites_change_nothing(fitted, held_out):
+    """Sites fixed among the given haplotypes (a subset of a sample, a VCF's fixed sites)
+    are not segregating: the predictions are those without them (they once inflated the
+    segregating-site channel and biased N_e(t) of subsets by 0.1 log10 units)."""
+    ts = held_out[0]
+    g = ts.genotype_matrix()
+    pos = ts.tables.sites.position
+    extra = np.array([1234.5, 20000.5, 44444.5])
+    g2 = np.vstack([g, np.zeros((1, 10), dtype=g.dtype), np.ones((2, 10), dtype=g.dtype)])
+    pos2 = np.concatenate([pos, extra])
+    order = np.argsort(pos2)
+    a = fitted.predict((g, pos), sequence_length=ts.sequence_length, ne_draws=0,
+                       precision="float32")
+    b = fitted.predict((g2[order], pos2[order]), sequence_length=ts.sequence_length,
+                       ne_draws=0, precision="float32")
+    np.testing.assert_array_equal(a.log_tmrca, b.log_tmrca)
+
+
 def test_bfloat16_predictions_agree_with_float32(fitted, held_out):
     """The faster arithmetic moves ln TMRCA by a little, nothing else changes; a wrong
     precision is refused by name."""
@@ -345,9 +366,26 @@ def test_bfloat16_predictions_agree_with_float32(fitted, held_out):
     iu = np.triu_indices(10, 1)
     diff = np.abs(fast.log_tmrca - exact.log_tmrca)[:, iu[0], iu[1]]
     assert 0 < diff.max() < 0.1
-    assert fitted._precision("auto") in ("float32", "bfloat16")
     with pytest.raises(ValueError, match="precision is 'half'; expected 'auto'"):
         fitted.predict(held_out[0], precision="half")
+
+
+@pytest.mark.parametrize("avx512_bf16,amx,expected", [
+    (True, False, "bfloat16"), (False, True, "bfloat16"), (False, False, "float32"),
+    (AttributeError, False, "float32")])
+def test_auto_precision_follows_the_cpu(fitted, monkeypatch, avx512_bf16, amx, expected):
+    """"auto" is bfloat16 only where the CPU has it natively (or float32 when torch cannot
+    say)."""
+    def flag(value):
+        def probe():
+            if value is AttributeError:
+                raise AttributeError("no such probe in this torch build")
+            return value
+        return probe
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", flag(avx512_bf16))
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", flag(amx))
+    assert fitted._precision("auto") == expected
 
 
 def test_true_closest_are_the_leaves_under_the_parent():
@@ -364,7 +402,36 @@ def test_true_closest_are_the_leaves_under_the_parent():
     assert (closest.sum(axis=1) > 1).any()  # some ties, all counted
 
 
-def test_copying_head_trains_predicts_and_persists(fitted, held_out, tmp_path):
+def test_copying_candidates_are_the_closest_by_time():
+    """The head scores each haplotype's k closest relatives by the predicted times, closest
+    first, never itself; their features equal the full-matrix definitions."""
+    from sfsestimators.genealogy import candidates, copying_features
+
+    rng = np.random.default_rng(0)
+    log_t = rng.normal(size=(6, 7, 7)).astype(np.float32)
+    log_t = (log_t + log_t.transpose(0, 2, 1)) / 2
+    idx = candidates(log_t, 3)
+    for w in range(6):
+        for i in range(7):
+            others = [j for j in np.argsort(log_t[w, i]) if j != i]
+            assert list(idx[w, i]) == others[:3]
+    assert candidates(log_t, 50).shape == (6, 7, 6)  # at most n - 1
+    local = rng.normal(size=(6, 7, 7)).astype(np.float32)
+    counts = rng.poisson(0.3, size=(6, 7, 7)).astype(np.float32)
+    feats, idx2 = copying_features(log_t, np.full_like(log_t, 0.5), local, np.ones(6),
+                                   counts, counts, k=3)
+    np.testing.assert_array_equal(idx2, idx)
+    off = ~np.eye(7, dtype=bool)[None]
+    for f, x in ((0, log_t), (9, local)):  # gaps to the row minimum over all others
+        full = x - np.where(off, x, np.inf).min(axis=2, keepdims=True)
+        np.testing.assert_allclose(feats[..., f], np.take_along_axis(full, idx, 2),
+                                   rtol=1e-6)
+    np.testing.assert_allclose(feats[..., 4], np.log1p(np.take_along_axis(counts, idx, 2)))
+    assert np.all(feats[..., 0, 0] == 0) and np.all(feats[..., 0, 11] <= 0)  # the closest
+    np.testing.assert_allclose(feats[..., 1:, 11], feats[..., 1:, 0])  # the others: own gap
+
+
+def test_copying_head_trains_predicts_and_persists(fitted, held_out, tmp_path, monkeypatch):
     """The head trains on simulations through the frozen network (its validation loss
     falls), gives each haplotype a distribution over the others, drives ``nearest``, and
     survives save/load and pickling; partial_fit drops it with a warning."""
@@ -389,9 +456,32 @@ def test_copying_head_trains_predicts_and_persists(fitted, held_out, tmp_path):
     np.testing.assert_allclose(again.predict(held_out[0]).copying_probs, probs, atol=1e-6)
     np.testing.assert_allclose(pickle.loads(pickle.dumps(est)).predict(
         held_out[0]).copying_probs, probs, atol=1e-6)
+    # in blocks of a few windows (each with its context) as in one block
+    from sfsestimators.genealogy import window_divergence
+
+    t = extract_targets(held_out[0], est.window_size)
+    div = window_divergence(t["genotypes"], t["positions"], t["windows"], est.mutation_rate)
+    args = (t["genotypes"], t["positions"], t["windows"], div.local, div.log_seg,
+            pred.log_tmrca, pred.log_tmrca_sd)
+    whole = est._copying_probs(*args)
+    np.testing.assert_allclose(whole, probs, atol=1e-6)
+    np.testing.assert_allclose(est._copying_probs(*args, max_elements=3 * 100 * 32), whole,
+                               atol=1e-6)
+    # bfloat16 convolutions move the parents little (the output map stays float32)
+    fast = est.predict(held_out[0], precision="bfloat16")
+    assert np.mean(fast.nearest == est.predict(held_out[0], precision="float32").nearest) > 0.9
+    import sfsestimators.genealogy._copying as copying
+
+    with monkeypatch.context() as m:  # a file from a version whose head read other features
+        m.setattr(copying, "N_COPY_FEATURES", 13)
+        with pytest.warns(UserWarning, match="head reads 12 features; this version reads 13"):
+            old = MainspringARGEstimator.load(tmp_path / "head.pt", device="cpu")
+        assert old.copying_head_ is None
     with pytest.warns(UserWarning, match="copying_head_ reads: it is dropped"):
         est.partial_fit(steps=1)
-    assert est.copying_head_ is None
+    assert est.copying_head_ is None and est.copying_head_history_ == []
+    with pytest.raises(ValueError, match="n_simulations is 1; expected at least 2"):
+        est.fit_copying_head(1)
 
 
 def test_presets_cache_and_adapters(tmp_path, monkeypatch, held_out):

@@ -18,6 +18,7 @@
 
 from ._copying import (
     CopyingHead,
+    candidates,
     copying_features,
     rare_sharing,
     train_copying_head,
@@ -68,4 +69,4 @@ __all__ = ["MainspringARGEstimator", "GenealogyPrediction", "PairwisePrediction"
            "DIVERGENCE_SCALES", "LOG_D_EDGES", "Phase", "CURRICULUM",
            "COMPONENTS", "composite_loss", "window_trees", "trees_implied_sfs",
            "scale_curriculum", "CopyingHead", "copying_features", "rare_sharing",
-           "train_copying_head", "true_closest"]
+           "train_copying_head", "true_closest", "candidates"]

@@ -23,7 +23,10 @@ the four-phase default: constant N_e; 1-2 size changes; the full prior; robustne
 sweeps, structure with migration, rates off the nominal ones). :class:`PhaseSchedule` and
 :class:`TauAnnealing` are the skorch callbacks; :class:`LossComponents` writes each
 component and the diagnostics (copying-parent accuracy, 90 % coverage of node times and of
-pairwise TMRCAs, SFS residual, attention entropy) per epoch to the history.
+pairwise TMRCAs, overall and by time scale, SFS residual, attention entropy, the log10-RMSE
+of the N_e(t) hazard estimate from the predicted times against the item's true history, and
+on held-out batches the KC distance between the UPGMA trees of the predicted and of the true
+times, via tskit) per epoch to the history.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import tskit
 from scipy.cluster.hierarchy import linkage
 from skorch import NeuralNet
 from skorch.callbacks import Callback
@@ -40,11 +44,21 @@ from skorch.utils import to_tensor
 
 __all__ = ["Phase", "CURRICULUM", "phases_of", "composite_loss", "window_trees",
            "trees_implied_sfs", "PhaseSchedule", "TauAnnealing", "LossComponents",
-           "COMPONENTS", "scale_curriculum"]
+           "COMPONENTS", "scale_curriculum", "upgma_tree"]
 
 #: what :func:`composite_loss` returns besides the total (losses and diagnostics)
 COMPONENTS = ("loss_time", "loss_topology", "loss_node", "loss_sfs", "parent_accuracy",
-              "node_coverage90", "tmrca_coverage90", "sfs_residual", "attention_entropy")
+              "node_coverage90", "tmrca_coverage90", "tmrca_coverage90_recent",
+              "tmrca_coverage90_middle", "tmrca_coverage90_old", "sfs_residual",
+              "attention_entropy", "ne_log10_rmse", "kc_distance")
+
+#: the time scales of the coverage diagnostics (true TMRCA, generations)
+COVERAGE_SCALES = (("recent", 0.0, 1e3), ("middle", 1e3, 1e4), ("old", 1e4, math.inf))
+#: windows per held-out item whose trees are compared by their KC distance
+KC_WINDOWS = 8
+#: where the N_e(t) diagnostic compares the hazard estimate with the truth (generations;
+#: within the middle 80 % of the item's true pairwise times)
+NE_SCORED = (1e2, 5e4)
 
 
 @dataclass(frozen=True)
@@ -163,14 +177,58 @@ def trees_implied_sfs(node_log_time, trees, window_length, mutation_rate):
         0, count.reshape(-1), (length * span).reshape(-1)) * float(mutation_rate)
 
 
+def upgma_tree(log_t, n):
+    """The UPGMA tree (average linkage of the TMRCAs) of one window's ln TMRCA (pairs in
+    triu order) as a :class:`tskit.Tree` (``sample_lists=True``, node times the merge
+    heights)."""
+    tables = tskit.TableCollection(sequence_length=1.0)
+    times = [0.0] * n
+    for _ in range(n):
+        tables.nodes.add_row(flags=tskit.NODE_IS_SAMPLE, time=0.0)
+    for a, b, height, _ in linkage(np.exp(np.asarray(log_t, dtype=float)), method="average"):
+        a, b = int(a), int(b)
+        t = max(float(height), times[a] * (1 + 1e-9) + 1e-9, times[b] * (1 + 1e-9) + 1e-9)
+        node = tables.nodes.add_row(time=t)
+        times.append(t)
+        tables.edges.add_row(0.0, 1.0, node, a)
+        tables.edges.add_row(0.0, 1.0, node, b)
+    tables.sort()
+    return tables.tree_sequence().first(sample_lists=True)
+
+
+def _diagnostics(out, m, y, item, n, trees):
+    """With ``trees`` (held-out batches): the N_e(t) log10-RMSE (items with a known
+    history) and the mean KC distance (topology, lambda 0) of :data:`KC_WINDOWS` windows'
+    UPGMA trees of the predicted vs the true ln TMRCA (windows, pairs)."""
+    from ..simulate import TIME_GRID
+    from ._ne import NE_TIME_GRID, ne_from_times
+
+    # scored inside NE_SCORED where the item's pairs coalesce (10-90 % of the true times:
+    # beyond, a short simulation of a small population says nothing about N_e)
+    lo, hi = np.exp(np.quantile(y, [0.1, 0.9]))
+    t = TIME_GRID[(TIME_GRID >= max(NE_SCORED[0], lo)) & (TIME_GRID <= min(NE_SCORED[1], hi))]
+    if trees and item.get("log_ne") is not None and len(t):
+        estimate = np.log10(ne_from_times(np.exp(m[np.isfinite(m)])))
+        k = np.clip(np.searchsorted(NE_TIME_GRID, t, side="right") - 1, 0,
+                    len(estimate) - 1)
+        true = np.asarray(item["log_ne"], dtype=float)[np.isin(TIME_GRID, t)] / math.log(10)
+        out["ne_log10_rmse"].append(float(np.sqrt(np.mean((estimate[k] - true) ** 2))))
+    if trees and n > 2:
+        chosen = np.unique(np.linspace(0, len(m) - 1, KC_WINDOWS).round().astype(int))
+        out["kc_distance"].append(float(np.mean([
+            upgma_tree(m[w], n).kc_distance(upgma_tree(y[w], n), lambda_=0.0)
+            for w in chosen])))
+
+
 def composite_loss(mean, log_sd, target, aux, weights, tau=1.0, generator=None,
                    noise=True):
     """The weighted sum of the four losses (see the module) and every component.
 
     ``mean``, ``log_sd``, ``target``: (pairs of all items, windows); ``aux``: per item a
     dict with ``n``, ``nearest`` (windows, n), ``sfs`` (n + 1,) of the fully called sites,
-    ``sfs_scale`` (the fraction of sites they are), ``window_length`` (windows,) accessible bp
-    and ``mutation_rate``, its pairs consecutive in triu order. Components with
+    ``sfs_scale`` (the fraction of sites they are), ``window_length`` (windows,) accessible bp,
+    ``mutation_rate`` and ``log_ne`` (ln N_e on ``simulate.TIME_GRID`` or None), its pairs
+    consecutive in triu order. Components with
     weight 0 are still computed for the diagnostics (cheaply, without gradient) when asked
     with ``weights=None``. ``noise=False``: no Gumbel noise (held-out scoring)."""
     var = torch.exp(2 * log_sd)
@@ -218,7 +276,15 @@ def composite_loss(mean, log_sd, target, aux, weights, tau=1.0, generator=None,
                                                                       node_var))
         z = 1.6449 * node_var.sqrt()
         out["node_coverage90"].append(((node_true - node_mean).abs() <= z).float().mean())
-        out["tmrca_coverage90"].append(((y - m).abs() <= 1.6449 * v.sqrt()).float().mean())
+        covered = (y - m).abs() <= 1.6449 * v.sqrt()
+        out["tmrca_coverage90"].append(covered.float().mean())
+        for name, lo, hi in COVERAGE_SCALES:
+            inside = (y >= math.log(lo) if lo > 0 else torch.ones_like(covered)) & (
+                y < math.log(hi))
+            if inside.any():
+                out[f"tmrca_coverage90_{name}"].append(covered[inside].float().mean())
+        _diagnostics(out, m.detach().cpu().numpy(), y.detach().cpu().numpy(), item, n,
+                     trees=not noise)
         # the SFS those trees imply, against the item's observed SFS
         expected = trees_implied_sfs(node_mean, trees, item["window_length"],
                                      float(item["mutation_rate"])) * float(item["sfs_scale"])
@@ -227,7 +293,9 @@ def composite_loss(mean, log_sd, target, aux, weights, tau=1.0, generator=None,
         out["loss_sfs"].append(((o - e) ** 2 / (e + 1.0)).sum() / (n - 1))
         out["sfs_residual"].append((e - o).abs().sum() / o.sum().clamp_min(1.0))
     for key, values in out.items():
-        parts[key] = torch.stack([torch.as_tensor(v, dtype=mean.dtype) for v in values]).mean()
+        if values:  # those of held-out batches or of items with a known history only
+            parts[key] = torch.stack([torch.as_tensor(v, dtype=mean.dtype)
+                                      for v in values]).mean()
     total = sum(float(weights.get(k, 0.0)) * parts[f"loss_{k}"]
                 for k in ("time", "topology", "node", "sfs")) if weights else parts["loss_time"]
     return total, parts

@@ -79,7 +79,10 @@ def make_batch(items, mutation_rate, triplet, mask=False):
                         item["accessible"] if item.get("accessible") is not None
                         else np.diff(item["windows"]), dtype=np.float32)),
                     "mutation_rate": torch.tensor(float(item.get("mutation_rate",
-                                                                 mutation_rate)))})
+                                                                 mutation_rate))),
+                    # ln N_e on simulate.TIME_GRID: plain coalescent items only
+                    "log_ne": None if item.get("log_ne") is None
+                    else torch.as_tensor(np.asarray(item["log_ne"], dtype=np.float64))})
     x = torch.as_tensor(np.concatenate(feats))
     return ({"x": x, "shift": torch.as_tensor(np.concatenate(shifts)),
              "aux": AuxItems(aux, len(x))}, torch.as_tensor(np.concatenate(targets)))

@@ -385,6 +385,7 @@ class MainspringARGEstimator(PairNetworkMixin, NeDecoderMixin, CopyingHeadMixin,
         self._seed, self._steps_before, self.n_steps_ = seed, 0, 0
         # the decoder and the copying head read one network's outputs: a new one has neither
         self.ne_decoder_ = self.copying_head_ = None
+        self.ne_decoder_history_, self.copying_head_history_ = [], []
         self.net_, self._dataset = self._build(X, seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -443,6 +444,7 @@ class MainspringARGEstimator(PairNetworkMixin, NeDecoderMixin, CopyingHeadMixin,
                 warnings.warn(f"partial_fit changes the network whose outputs {attr} reads: "
                               f"it is dropped (retrain it with {fit}).", stacklevel=2)
                 setattr(self, attr, None)
+                setattr(self, f"{attr}history_", [])
         return self._train(steps or self.max_steps)
 
     # -- prediction -------------------------------------------------------------------------
@@ -551,8 +553,10 @@ class MainspringARGEstimator(PairNetworkMixin, NeDecoderMixin, CopyingHeadMixin,
                 keep = rng.choice(mean.size, size=min(mean.size, 50_000), replace=False)
                 ne = ne_posterior(mean.ravel()[keep], sd.ravel()[keep], n_draws=int(ne_draws),
                                   random_state=int(rng.integers(2**31 - 1)))
+        head = getattr(self, "copying_head_", None) is not None
         return self._with_copying(prediction_from_pairs(mean.T, sd.T, pairs, n, windows,
-                                                        length, ne=ne), g, pos, div)
+                                                        length, ne=ne, copying=not head),
+                                  g, pos, div)
 
     def score(self, X, y=None):
         """Minus the mean squared error of ln pairwise TMRCA on simulated tree sequences."""

@@ -37,7 +37,8 @@ def window_divergence(genotypes, positions, windows, mutation_rate, accessible=N
     """Pairwise differences per window -> :class:`Divergence` (memory: n_windows x n^2).
 
     Missing calls (-1): a pair is compared on the sites both of its haplotypes call, its
-    differences scaled up to all the window's sites. ``accessible``: accessible bp per
+    differences scaled up to all the window's segregating sites. Sites monomorphic among
+    these haplotypes count for nothing. ``accessible``: accessible bp per
     window (default: all of it); the divergence is per accessible bp, the segregating-site
     count scaled to the whole window, and a window with less than :data:`MIN_ACCESSIBLE` of
     its length accessible reads each pair's sequence-wide divergence.
@@ -46,6 +47,10 @@ def window_divergence(genotypes, positions, windows, mutation_rate, accessible=N
     n = g.shape[1]
     n_windows = len(windows) - 1
     index = np.clip(np.searchsorted(windows, positions, side="right") - 1, 0, n_windows - 1)
+    # segregating among THESE haplotypes (a site fixed in a subset of a sample, or in a
+    # VCF's samples, is not: the training simulations never hold such sites)
+    poly = (g == 1).any(axis=1) & (g == 0).any(axis=1)
+    g, index = g[poly], index[poly]
     seg = np.bincount(index, minlength=n_windows).astype(np.float64)
     missing = not (g >= 0).all()
     full = np.diff(windows).astype(np.float64)
@@ -94,12 +99,13 @@ def features_for_pairs(div, pairs, triplet=False, max_elements=1 << 24, mask=Fal
     temporary holds at most ``max_elements`` numbers. ``mask=True`` appends the bitmask
     channels of the ``wmissing`` network: the fraction of the window's sites the pair lacks
     (a missing call in either haplotype) and the window's inaccessible fraction.
-    ``others``: the triplet channels of each pair read about that many other haplotypes
-    (``others + 2`` consecutive entries of a fixed random order of the haplotypes, from an
-    offset that depends on the pair, less the pair itself) instead of all ``n - 2``: the
-    cost per pair is then independent of n, and with ``others`` = the training sample's
-    ``n - 2`` the channels have the distribution the network learnt. None: all of them."""
-    pairs = np.asarray(pairs)
+    ``others``: the triplet channels of each pair read exactly that many other haplotypes
+    (the first ones, the pair itself left out, of ``others + 2`` consecutive entries of a
+    fixed random order of the haplotypes, from an offset that depends on the unordered
+    pair) instead of all ``n - 2``: the cost per pair is then independent of n, and with
+    ``others`` = the training sample's ``n - 2`` the channels have the distribution the
+    network learnt. None: all of them."""
+    pairs = np.asarray(pairs, dtype=np.int64)
     i, j = pairs[:, 0], pairs[:, 1]
     local, shift = div.local, div.shift
     n_windows, n = local.shape[0], local.shape[1]
@@ -111,18 +117,23 @@ def features_for_pairs(div, pairs, triplet=False, max_elements=1 << 24, mask=Fal
         bound = np.empty_like(own)
         spread = np.empty_like(own)
         subset = others is not None and others + 2 < n
-        width = others + 2 if subset else n
-        if n < 3:  # no third haplotype: fall back to the pair's own value
+        width = n
+        if n < 3 or (others is not None and others < 1):  # no third haplotype read: the
+            # pair's own value (as training on two haplotypes saw it)
             bound[:], spread[:] = own, 0.0
         else:
             if subset:
                 order = np.random.default_rng(0).permutation(n)
-                offset = (i.astype(np.int64) * 1_000_003 + j * 7_919) % n
-                read = order[(offset[:, None] + np.arange(width)) % n]  # (P, width)
+                offset = (np.minimum(i, j) * 1_000_003 + np.maximum(i, j) * 7_919) % n
+                candidates = order[(offset[:, None] + np.arange(others + 2)) % n]
+                mine = (candidates == i[:, None]) | (candidates == j[:, None])
+                first = np.argsort(mine, axis=1, kind="stable")[:, :others]
+                read = np.take_along_axis(candidates, first, axis=1)  # (P, others)
+                width = others
             step = max(1, int(max_elements // max(n_windows * width, 1)))
             for start in range(0, len(pairs), step):
                 stop = start + step
-                if subset:  # (W, p, width): L_ik over the pair's others, +inf at k = i
+                if subset:  # (W, p, others): L_ik over the pair's others
                     a = local[:, i[start:stop, None], read[start:stop]]
                     b = local[:, j[start:stop, None], read[start:stop]]
                 else:
@@ -257,7 +268,7 @@ def _clean(g, pos, length, source):
         warnings.warn(f"{n_missing} of {g.size} genotypes of {source} are missing "
                       f"({int(np.any(g < 0, axis=1).sum())} sites); each pair is compared on "
                       "the sites both of its haplotypes call, its differences scaled to all "
-                      "sites of the window.", stacklevel=4)
+                      "segregating sites of the window.", stacklevel=4)
     segregating = np.any(g == 1, axis=1) & np.any(g == 0, axis=1)
     if not segregating.any():
         raise ValueError(f"{source} holds no segregating site ({len(g)} sites, none "

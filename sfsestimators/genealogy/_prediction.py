@@ -164,16 +164,30 @@ def _place_nodes(tables, nodes, edges):
             for node in sorted(times, key=lambda nd: times[nd])}
 
 
-def prediction_from_pairs(mean, sd, pairs, n, windows, length, chunk=256, ne=None):
+def parents_and_breaks(probs):
+    """The most probable copying parent (n_windows, n) of copying probabilities and where
+    it changes from the previous window."""
+    nearest = probs.argmax(axis=2)
+    breaks = np.zeros_like(nearest, dtype=bool)
+    breaks[1:] = nearest[1:] != nearest[:-1]
+    return nearest, breaks
+
+
+def prediction_from_pairs(mean, sd, pairs, n, windows, length, chunk=256, ne=None,
+                          copying=True):
     """Assemble a :class:`GenealogyPrediction` from per-pair (n_windows, n_pairs) means and
     standard deviations of ln TMRCA (float32; the copying probabilities in window chunks,
-    so that no temporary is larger than ``chunk`` windows)."""
+    so that no temporary is larger than ``chunk`` windows). ``copying=False``: without the
+    copying probabilities, parents and breakpoints (None: a copying head supplies them)."""
     n_w = len(windows) - 1
     log_t = np.zeros((n_w, n, n), dtype=np.float32)
     log_sd_full = np.zeros((n_w, n, n), dtype=np.float32)
     log_t[:, pairs[:, 0], pairs[:, 1]] = log_t[:, pairs[:, 1], pairs[:, 0]] = mean
     log_sd_full[:, pairs[:, 0], pairs[:, 1]] = sd
     log_sd_full[:, pairs[:, 1], pairs[:, 0]] = sd
+    if not copying:
+        return GenealogyPrediction(windows, log_t, log_sd_full, None, None, None,
+                                   float(length), ne)
     probs = np.empty((n_w, n, n), dtype=np.float32)
     diag = np.arange(n)
     for start in range(0, n_w, chunk):
@@ -182,10 +196,7 @@ def prediction_from_pairs(mean, sd, pairs, n, windows, length, chunk=256, ne=Non
         logits[:, diag, diag] = -np.inf
         p = np.exp(logits - logits.max(axis=2, keepdims=True))
         probs[start:start + chunk] = p / p.sum(axis=2, keepdims=True)
-    nearest = probs.argmax(axis=2)
-    breaks = np.zeros_like(nearest, dtype=bool)
-    breaks[1:] = nearest[1:] != nearest[:-1]
-    return GenealogyPrediction(windows, log_t, log_sd_full, probs, nearest, breaks,
+    return GenealogyPrediction(windows, log_t, log_sd_full, probs, *parents_and_breaks(probs),
                                float(length), ne)
 
 

@@ -14,10 +14,20 @@ from ._features import features_for_pairs
 __all__ = ["PairNetworkMixin"]
 
 
+def _native_bfloat16():
+    """Whether this CPU computes in bfloat16 natively (AVX-512 BF16 or AMX; elsewhere
+    bfloat16 is emulated: slower, for nothing)."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and (
+            torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()))
+    except (AttributeError, RuntimeError):  # private helpers: absent in some builds
+        return False
+
+
 class PairNetworkMixin:
     """``_network`` (the pairs through the network), ``_precision`` and ``_rate`` (checks
-    of :meth:`predict`'s arguments); the estimator supplies ``net_``, ``preset``,
-    ``features`` and ``missing_mask``."""
+    of :meth:`predict`'s arguments); the estimator supplies ``net_``, ``features`` and
+    ``missing_mask``."""
 
     def _network(self, div, pairs, batch_pairs=None, precision="float32", others=None):
         """Mean and sd of ln TMRCA (n_pairs, n_windows) of the pairs, in chunks of
@@ -58,10 +68,8 @@ class PairNetworkMixin:
             raise ValueError(f"precision is {precision!r}; expected 'auto', 'float32' or "
                              "'bfloat16'.")
         if precision == "auto":
-            native = (torch.device(self.net_.device).type == "cpu"
-                      and torch.backends.mkldnn.is_available()
-                      and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-            precision = "bfloat16" if native else "float32"
+            precision = ("bfloat16" if torch.device(self.net_.device).type == "cpu"
+                         and _native_bfloat16() else "float32")
         return precision
 
     @staticmethod

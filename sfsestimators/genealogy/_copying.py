@@ -257,9 +257,10 @@ class CopyingHeadMixin:
 
     def _copying_probs(self, g, pos, windows, local, log_seg, log_t, log_sd,
                        max_elements=1 << 24):
-        """(n_windows, n, n) copying probabilities from the head, in blocks of windows
-        (each read with :data:`WIDE` windows of context on either side) whose features and
-        hidden activations hold about ``max_elements`` numbers."""
+        """(n_windows, n, n) copying probabilities from the head (0 outside each
+        haplotype's candidates), in blocks of windows (each read with :data:`WIDE` windows
+        of context on either side) whose (n, n) arrays hold about ``max_elements`` numbers
+        per feature."""
         n_w, n = log_t.shape[0], log_t.shape[1]
         head = self.copying_head_
         block = max(1, int(max_elements // (n * n * N_COPY_FEATURES)))
@@ -323,8 +324,7 @@ class CopyingHeadMixin:
             n = g.shape[1]
             div = window_divergence(g, pos, windows, item["mutation_rate"])
             pairs = np.stack(np.triu_indices(n, 1), axis=1)
-            mean, sd, _ = self._network(div, pairs, precision=precision,
-                                        others=self.n_haplotypes - 2)
+            mean, sd, _ = self._network(div, pairs, precision=precision)
             pred = prediction_from_pairs(mean.T, sd.T, pairs, n, windows, windows[-1],
                                          copying=False)
             doubletons, weighted = rare_sharing(g, pos, windows)

@@ -196,10 +196,10 @@ def upgma_tree(log_t, n):
     return tables.tree_sequence().first(sample_lists=True)
 
 
-def _diagnostics(out, m, y, item, n, trees):
-    """With ``trees`` (held-out batches): the N_e(t) log10-RMSE (items with a known
-    history) and the mean KC distance (topology, lambda 0) of :data:`KC_WINDOWS` windows'
-    UPGMA trees of the predicted vs the true ln TMRCA (windows, pairs)."""
+def _held_out_diagnostics(out, m, y, item, n):
+    """The N_e(t) log10-RMSE (items with a known history) and the mean KC distance
+    (topology, lambda 0) of :data:`KC_WINDOWS` windows' UPGMA trees of the predicted vs
+    the true ln TMRCA (windows, pairs; numpy)."""
     from ..simulate import TIME_GRID
     from ._ne import NE_TIME_GRID, ne_from_times
 
@@ -207,13 +207,13 @@ def _diagnostics(out, m, y, item, n, trees):
     # beyond, a short simulation of a small population says nothing about N_e)
     lo, hi = np.exp(np.quantile(y, [0.1, 0.9]))
     t = TIME_GRID[(TIME_GRID >= max(NE_SCORED[0], lo)) & (TIME_GRID <= min(NE_SCORED[1], hi))]
-    if trees and item.get("log_ne") is not None and len(t):
+    if item.get("log_ne") is not None and len(t):
         estimate = np.log10(ne_from_times(np.exp(m[np.isfinite(m)])))
         k = np.clip(np.searchsorted(NE_TIME_GRID, t, side="right") - 1, 0,
                     len(estimate) - 1)
         true = np.asarray(item["log_ne"], dtype=float)[np.isin(TIME_GRID, t)] / math.log(10)
         out["ne_log10_rmse"].append(float(np.sqrt(np.mean((estimate[k] - true) ** 2))))
-    if trees and n > 2:
+    if n > 2:
         chosen = np.unique(np.linspace(0, len(m) - 1, KC_WINDOWS).round().astype(int))
         out["kc_distance"].append(float(np.mean([
             upgma_tree(m[w], n).kc_distance(upgma_tree(y[w], n), lambda_=0.0)
@@ -266,7 +266,8 @@ def composite_loss(mean, log_sd, target, aux, weights, tau=1.0, generator=None,
         out["parent_accuracy"].append((log_p.argmax(2) == nearest).float().mean())
         out["attention_entropy"].append(-(probs * log_p.clamp_min(-1e4)).sum(2).mean())
         # nodes of the UPGMA trees: log-normal per node, true time = max over its pairs
-        trees = window_trees(m.detach().cpu().numpy(), n)
+        m_np = m.detach().cpu().numpy()
+        trees = window_trees(m_np, n)
         node_of_pair = torch.as_tensor(trees[0], device=device)
         node_mean = _scatter_mean(m, node_of_pair, n - 1)
         node_var = _scatter_mean(v, node_of_pair, n - 1)
@@ -283,8 +284,8 @@ def composite_loss(mean, log_sd, target, aux, weights, tau=1.0, generator=None,
                 y < math.log(hi))
             if inside.any():
                 out[f"tmrca_coverage90_{name}"].append(covered[inside].float().mean())
-        _diagnostics(out, m.detach().cpu().numpy(), y.detach().cpu().numpy(), item, n,
-                     trees=not noise)
+        if not noise:  # held-out batches only
+            _held_out_diagnostics(out, m_np, y.detach().cpu().numpy(), item, n)
         # the SFS those trees imply, against the item's observed SFS
         expected = trees_implied_sfs(node_mean, trees, item["window_length"],
                                      float(item["mutation_rate"])) * float(item["sfs_scale"])

@@ -359,8 +359,7 @@ class NeDecoderMixin:
             pairs = np.stack(np.triu_indices(NE_SFS_SIZE, 1), axis=1)
             if max_pairs is not None and len(pairs) > max_pairs:
                 pairs = pairs[np.sort(rng.choice(len(pairs), int(max_pairs), replace=False))]
-            mean, sd, pooled = self._network(div, pairs, batch_pairs,
-                                             others=self.n_haplotypes - 2)
+            mean, sd, pooled = self._network(div, pairs, batch_pairs)
             total = total + self._summary(mean, sd, pooled, sub, mu, lengths, length, div,
                                           pairs, windows)
         return total

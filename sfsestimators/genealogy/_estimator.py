@@ -535,8 +535,7 @@ class MainspringARGEstimator(PairNetworkMixin, NeDecoderMixin, CopyingHeadMixin,
                       and getattr(self, "ne_decoder_", None) is not None)
         precision = "float32" if precision == "auto" and reads_this else self._precision(
             precision)
-        mean, sd, pooled = self._network(div, pairs, batch_pairs, precision,
-                                         others=self.n_haplotypes - 2)
+        mean, sd, pooled = self._network(div, pairs, batch_pairs, precision)
         if subset:
             return PairwisePrediction(windows, pairs, mean.T, sd.T, float(length))
         ne = None

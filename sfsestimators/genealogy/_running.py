@@ -26,15 +26,16 @@ def _native_bfloat16():
 
 class PairNetworkMixin:
     """``_network`` (the pairs through the network), ``_precision`` and ``_rate`` (checks
-    of :meth:`predict`'s arguments); the estimator supplies ``net_``, ``features`` and
-    ``missing_mask``."""
+    of :meth:`predict`'s arguments); the estimator supplies ``net_``, ``features``,
+    ``missing_mask`` and ``n_haplotypes``."""
 
-    def _network(self, div, pairs, batch_pairs=None, precision="float32", others=None):
+    def _network(self, div, pairs, batch_pairs=None, precision="float32"):
         """Mean and sd of ln TMRCA (n_pairs, n_windows) of the pairs, in chunks of
         ``batch_pairs`` (default: a chunk's activations hold about 16 million numbers), and
         the last block's activations summed over them (width,). ``precision="bfloat16"``:
-        the convolutions in bfloat16 (torch autocast); ``others``: see
-        :func:`features_for_pairs`."""
+        the convolutions in bfloat16 (torch autocast). Each pair's triplet channels read
+        ``n_haplotypes - 2`` others, as in training (:func:`features_for_pairs`
+        ``others``)."""
         n_w = div.local.shape[0]
         if batch_pairs is None:
             batch_pairs = max(1, (1 << 24) // (n_w * self.net_.module_.inp.out_channels))
@@ -49,7 +50,7 @@ class PairNetworkMixin:
             for start in range(0, len(pairs), batch_pairs):
                 chunk = pairs[start:start + batch_pairs]
                 feats = features_for_pairs(div, chunk, triplet, mask=self.missing_mask,
-                                           others=others)
+                                           others=self.n_haplotypes - 2)
                 m, log_s, h = module(torch.as_tensor(feats, device=device), hidden=True)
                 mean[start:start + len(chunk)] = m.float().cpu().numpy() + div.shift
                 sd[start:start + len(chunk)] = np.exp(log_s.float().cpu().numpy())

@@ -159,7 +159,7 @@ def test_decoder_learns_the_size_scale_and_persists(tmp_path):
     for size in (2e3, 5e4):
         tss = [simulate(SizeHistory([0.0], [size]), 20, 1e5, mutation_rate=1.29e-8,
                         recombination_rate=1e-8, random_state=s) for s in (11, 12)]
-        post = est.predict_ne(tss, n_draws=100, random_state=0)
+        post = est.predict_ne(tss, n_draws=100, method="decoder", random_state=0)
         assert post.method == "decoder" and np.all(np.isfinite(post.samples))
         medians[size] = np.median(post.median_at(np.geomspace(1e3, 1e4, 5)))
     assert medians[5e4] > 4 * medians[2e3]
@@ -168,8 +168,9 @@ def test_decoder_learns_the_size_scale_and_persists(tmp_path):
     est.save(tmp_path / "with_decoder.pt")
     again = MainspringARGEstimator.load(tmp_path / "with_decoder.pt")
     # the file holds the flows' weights in half precision
-    np.testing.assert_allclose(again.predict_ne(tss, random_state=1).samples,
-                               est.predict_ne(tss, random_state=1).samples, rtol=2e-2)
+    np.testing.assert_allclose(
+        again.predict_ne(tss, method="decoder", random_state=1).samples,
+        est.predict_ne(tss, method="decoder", random_state=1).samples, rtol=2e-2)
     with pytest.raises(ValueError, match="no N_e"):
         MainspringARGEstimator(max_steps=1, train_length=2e4, n_haplotypes=4,
                                random_state=0).fit().predict_ne(tss)

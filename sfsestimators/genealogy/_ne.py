@@ -86,7 +86,11 @@ class NePosterior(NamedTuple):
         N_e (diploid individuals) per interval and draw.
     method : str
         ``"decoder"``: draws of the learnt flow (:class:`NeDecoder`); ``"hazard"``: the
-        hazard estimate re-run on draws of the predicted pairwise times (:func:`ne_posterior`).
+        hazard estimate re-run on draws of the predicted pairwise times (:func:`ne_posterior`);
+        ``"smc"``: bootstrap draws of the pairwise SMC' composite likelihood (:func:`smc_ne`).
+    info : dict or None
+        What the method reports of its fit (``"smc"``: the log-likelihood per EM iteration,
+        the recombination rate, pairs and bins).
 
     Examples
     --------
@@ -102,6 +106,7 @@ class NePosterior(NamedTuple):
     grid: np.ndarray
     samples: np.ndarray
     method: str = "hazard"
+    info: dict | None = None
 
     @property
     def times(self):

@@ -1,0 +1,426 @@
+"""N_e(t) by the pairwise sequentially Markov coalescent: PSMC's hidden Markov model run on
+many pairs of haplotypes at once (a composite likelihood, as phlash and MSMC2 use), fitted
+by expectation-maximisation.
+
+Each pair's genome is cut into bins of ``bin_size`` bp; a bin's hidden state is the pair's
+coalescence time (one of K intervals of :data:`NE_TIME_GRID`, the first from 0, the last
+to infinity) and it emits its number of differences (Poisson with mean ``2 mu bin_size
+t``). From one bin to the next the time changes by SMC' (Marjoram & Wall 2006): with
+probability ``1 - exp(-2 r bin_size t)`` a recombination falls on one of the two branches,
+uniformly in time, and the loose lineage coalesces again above it, at rate ``2 lambda``
+while both branches are there (back into its own branch: no change) and ``lambda`` above
+``t``. With N_e piecewise constant the time integrals are closed forms; the average over
+each interval is a quadrature on ``n_sub`` sub-intervals weighted by their exact
+probabilities. Transition and emission probabilities are computed in torch (float64), so
+the M-step maximises the expected complete-data log-likelihood, minus a random-walk
+penalty on ln N_e, by L-BFGS with exact gradients.
+
+The E-step's sufficient statistics (expected transitions, emissions, first states) are
+kept per genome block: resampling the blocks and repeating the M-step gives the bootstrap
+band of :func:`smc_ne` at no further pass over the data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+from ._features import apply_accessibility
+from ._ne import NE_TIME_GRID, NePosterior
+
+__all__ = ["pair_difference_counts", "smc_model", "smc_ne", "forward_backward"]
+
+_MISSING = -1  # a bin with a missing call in the pair: emits nothing
+
+
+def pair_difference_counts(genotypes, positions, sequence_length, pairs, bin_size, max_count):
+    """Differences per bin of each pair: (n_bins, n_pairs) int8 in 0..max_count (more are
+    clipped to ``max_count``, the emission's last category); a bin where either haplotype
+    has a missing call (-1) is ``-1``."""
+    g = np.asarray(genotypes)
+    pairs = np.asarray(pairs)
+    n_bins = max(1, int(np.ceil(sequence_length / bin_size)))
+    site_bin = np.minimum((np.asarray(positions) // bin_size).astype(np.int64), n_bins - 1)
+    first = np.searchsorted(site_bin, np.arange(n_bins + 1))  # sites are sorted
+    out = np.empty((n_bins, len(pairs)), dtype=np.int8)
+    for start in range(0, len(pairs), 64):  # bounded memory: sites x 64 pairs at a time
+        p = pairs[start:start + 64]
+        a, b = g[:, p[:, 0]], g[:, p[:, 1]]
+        diff = np.zeros((len(g) + 1, len(p)), dtype=np.int32)
+        np.cumsum((a != b) & (a >= 0) & (b >= 0), axis=0, out=diff[1:])
+        miss = np.zeros_like(diff)
+        np.cumsum((a < 0) | (b < 0), axis=0, out=miss[1:])
+        count = np.minimum(diff[first[1:]] - diff[first[:-1]], max_count)
+        count[(miss[first[1:]] - miss[first[:-1]]) > 0] = _MISSING
+        out[:, start:start + len(p)] = count
+    return out
+
+
+def _state_edges(grid):
+    """Left edges of the K states: 0, grid[1], ..., grid[K-1] (the last state is open)."""
+    grid = np.asarray(grid, dtype=float)
+    return np.concatenate([[0.0], grid[1:-1]])
+
+
+def smc_model(log_n, rho, theta, left, *, n_sub=8, max_count=8, halvings=5):
+    """The pairwise SMC' hidden Markov model of piecewise-constant sizes.
+
+    Parameters
+    ----------
+    log_n : torch.Tensor of shape (K,)
+        ln N_e (diploid) in each state's interval.
+    rho, theta : torch.Tensor or float
+        Recombination and mutation probability per bin and generation (rate x bin size).
+    left : ndarray of shape (K,)
+        The states' left edges (generations), the first 0.
+
+    Returns
+    -------
+    pi : (K,) stationary probabilities; trans : (K, K) transition matrix;
+    emit : (K, max_count + 1) probabilities of 0, 1, ... and >= max_count differences.
+
+    The transition is that of a ``2 ** halvings``-th of the bin composed with itself (one
+    recombination per step is then a good approximation also in the oldest states, where a
+    500 bp bin sees about one).
+    """
+    dt = log_n.dtype
+    lam = 0.5 * torch.exp(-log_n)  # coalescence rate of two lineages per generation
+    k_n = len(left)
+    left_t = torch.as_tensor(left, dtype=dt)
+    width = left_t[1:] - left_t[:-1]
+    # Lambda (cumulative rate), R(t) = int_0^t exp(-2 (Lambda(t) - Lambda(u))) du and
+    # C(t) = int_0^t lambda R at the left edges: R_k+1 = exp(-2 x_k) R_k + a_k, unrolled
+    x = lam[:-1] * width
+    em_e = -torch.expm1(-2 * x)
+    a = em_e / (2 * lam[:-1])
+    zero = torch.zeros(1, dtype=dt)
+    lam_e = torch.cat([zero, torch.cumsum(x, 0)])
+    lower = torch.tril(torch.ones(k_n, k_n - 1, dtype=torch.bool), diagonal=-1)
+    expo = torch.where(lower, lam_e[:, None] - lam_e[None, 1:], torch.zeros((), dtype=dt))
+    r_e = (torch.exp(-2 * expo) * lower) @ a
+    c_e = torch.cat([zero, torch.cumsum(r_e[:-1] * em_e / 2 + width / 2 - a / 2, 0)])
+    # quadrature points: n_sub per state (log-spaced; linear in the first; the open last
+    # state at quantiles of its exponential tail), weights their exact probabilities
+    j = (torch.arange(n_sub, dtype=dt) + 0.5) / n_sub
+    jj = torch.arange(n_sub + 1, dtype=dt) / n_sub
+    lo, hi = left_t[:-1, None], left_t[1:, None]
+    sub = torch.cat([(hi[:1] * jj)[None, 0], lo[1:] * (hi[1:] / lo[1:]) ** jj])
+    surv = torch.exp(-(lam_e[:-1, None] + lam[:-1, None] * (sub - lo)))
+    t = torch.cat([((sub[:, :-1] + sub[:, 1:]) / 2).reshape(-1),
+                   left_t[-1] - torch.log1p(-j) / lam[-1]])
+    w = torch.cat([(surv[:, :-1] - surv[:, 1:]).reshape(-1),
+                   torch.exp(-lam_e[-1]).expand(n_sub) / n_sub])
+    state = torch.arange(k_n).repeat_interleave(n_sub)
+    lam_s = lam[state]
+    delta = t - left_t[state]
+    em = -torch.expm1(-2 * lam_s * delta)
+    lam_t = lam_e[state] + lam_s * delta
+    r_t = torch.exp(-2 * lam_s * delta) * r_e[state] + em / (2 * lam_s)
+    c_t = c_e[state] + r_e[state] * em / 2 + delta / 2 - em / (4 * lam_s)
+    # where the new time falls, given a recombination at a point of time t in state k
+    c_next = torch.cat([c_e[1:], c_e[-1:]])  # C at right edges (unused for the last)
+    mass = torch.cat([-torch.expm1(-(lam_e[1:] - lam_e[:-1])), torch.ones(1, dtype=dt)])
+    lam_next = torch.cat([lam_e[1:], torch.full((1,), float("inf"), dtype=dt)])
+    col = torch.arange(k_n)
+    below = (c_next - c_e)[None, :] / t[:, None]
+    above = (r_t / t)[:, None] * torch.exp(torch.clamp(lam_t[:, None] - lam_e[None, :],
+                                                       max=0.0)) * mass[None, :]
+    diag = ((c_t - c_e[state]) / t + r_t * (-torch.expm1(lam_t - lam_next[state])) / t
+            + 0.5 - r_t / (2 * t))
+    land = torch.where(col[None, :] < state[:, None], below, above)
+    land = torch.where(col[None, :] == state[:, None], diag[:, None], land)
+    rec = -torch.expm1(-2 * rho * t / 2 ** halvings)
+    stay = torch.zeros_like(land)
+    stay[torch.arange(len(t)), state] = 1.0
+    move = (1 - rec)[:, None] * stay + rec[:, None] * land
+    onehot = torch.zeros(k_n, len(t), dtype=dt)
+    onehot[state, torch.arange(len(t))] = 1.0
+    pi = onehot @ w
+    trans = (onehot @ (w[:, None] * move)) / pi[:, None]
+    for _ in range(halvings):
+        trans = trans @ trans
+    # emissions: Poisson counts of differences, mixed over the quadrature points
+    mean = 2 * theta * t
+    d = torch.arange(max_count, dtype=dt)
+    log_p = d[None, :] * torch.log(mean)[:, None] - mean[:, None] - torch.lgamma(d + 1)[None]
+    p = torch.exp(log_p)
+    p = torch.cat([p, torch.clamp(1 - p.sum(1, keepdim=True), min=1e-300)], dim=1)
+    emit = (onehot @ (w[:, None] * p)) / pi[:, None]
+    return pi, trans, emit
+
+
+def forward_backward(counts, pi, trans, emit, blocks, chunk=256):
+    """The E-step on all sequences at once (columns of ``counts``): the log-likelihood and,
+    per block of bins (``blocks``: block index of each bin, non-decreasing), the expected
+    transitions (K, K), emissions (K, C) and first states (K,).
+
+    The recursions run in float32 (scaled per step); the expected counts are summed in
+    float64, ``chunk`` steps per matrix product."""
+    n_bins, n_seq = counts.shape
+    k_n, n_cat = emit.shape
+    lookup = np.vstack([emit.T, np.ones((1, k_n))]).astype(np.float32)  # row -1: missing
+    trans32 = np.asarray(trans, dtype=np.float32)
+    trans_t = np.ascontiguousarray(trans32.T)
+    alpha = np.empty((n_bins, n_seq, k_n), dtype=np.float32)
+    scale = np.empty((n_bins, n_seq), dtype=np.float32)
+    ones = np.ones(k_n, dtype=np.float32)
+    a = np.asarray(pi, dtype=np.float32)[None, :] * lookup[counts[0]]
+    scale[0] = a @ ones
+    alpha[0] = a / scale[0][:, None]
+    for x in range(1, n_bins):
+        a = alpha[x - 1] @ trans32
+        a *= np.take(lookup, counts[x], axis=0)
+        scale[x] = s = a @ ones
+        np.multiply(a, (1 / s)[:, None], out=alpha[x])
+    n_blocks = int(blocks[-1]) + 1
+    xi = np.zeros((n_blocks, k_n, k_n))
+    em = np.zeros((n_blocks, n_cat + 1, k_n))
+    eye = np.eye(n_cat + 1, dtype=np.float32)
+    beta = np.empty((chunk, n_seq, k_n), dtype=np.float32)  # beta of the chunk's bins
+    eb = np.empty((chunk, n_seq, k_n), dtype=np.float32)  # emission x beta / scale
+    b = np.ones((n_seq, k_n), dtype=np.float32)
+    for end in range(n_bins, 0, -chunk):
+        start = max(0, end - chunk)
+        for x in range(end - 1, start - 1, -1):
+            i = x - start
+            beta[i] = b
+            if x:
+                np.multiply(np.take(lookup, counts[x], axis=0), b, out=eb[i])
+                eb[i] *= (1 / scale[x])[:, None]
+                b = eb[i] @ trans_t
+        # the chunk's expected counts, block by block (its bins are contiguous)
+        edges = np.flatnonzero(np.diff(blocks[start:end])) + 1
+        for lo, hi in zip(np.r_[0, edges], np.r_[edges, end - start]):
+            blk = blocks[start + lo]
+            gamma = (alpha[start + lo:start + hi] * beta[lo:hi]).reshape(-1, k_n)
+            em[blk] += eye[counts[start + lo:start + hi].reshape(-1)].T @ gamma
+            lo = max(lo, 1 - start)  # transitions into bins >= 1
+            if hi > lo:
+                prev = alpha[start + lo - 1:start + hi - 1].reshape(-1, k_n)
+                xi[blk] += prev.T @ eb[lo:hi].reshape(-1, k_n)
+    first = (alpha[0] * beta[0]).sum(0).astype(np.float64)
+    loglik = float(np.log(scale.astype(np.float64)).sum())
+    return loglik, xi * np.asarray(trans, dtype=np.float64)[None], \
+        em[:, :n_cat].transpose(0, 2, 1), first
+
+
+def _penalty(log_n, smoothing, ridge, reference):
+    """Total variation of ln N_e between neighbouring intervals (smoothed at 0.01: the size
+    may jump where the data say so, and stays flat where they do not) times ``smoothing``,
+    plus ``ridge`` times the squared distance of ln N_e from ``reference`` (where the data
+    are silent, e.g. before every pair has coalesced, the estimate returns to it)."""
+    tv = torch.sum(torch.sqrt(torch.diff(log_n) ** 2 + 1e-4))
+    return smoothing * tv + ridge * torch.sum((log_n - reference) ** 2)
+
+
+def _m_step(stats, params, theta, left, penalty, n_seq, fit_rho, max_iter=60):
+    """Maximise the expected complete-data log-likelihood (per sequence) minus the
+    random-walk penalty over (ln N_1..K, ln rho), from ``params``."""
+    xi, em, first = (torch.as_tensor(s, dtype=torch.float64) for s in stats)
+    p = torch.tensor(params, dtype=torch.float64, requires_grad=True)
+    rho0 = float(np.exp(params[-1]))
+    opt = torch.optim.LBFGS([p], max_iter=max_iter, line_search_fn="strong_wolfe",
+                            tolerance_grad=1e-7, tolerance_change=1e-10)
+
+    def closure():
+        opt.zero_grad()
+        log_n = p[:-1]
+        rho = torch.exp(p[-1]) if fit_rho else rho0
+        pi, trans, emit = smc_model(log_n, rho, theta, left, max_count=em.shape[1] - 1)
+        q = ((xi * torch.log(torch.clamp(trans, min=1e-300))).sum()
+             + (em * torch.log(torch.clamp(emit, min=1e-300))).sum()
+             + (first * torch.log(pi)).sum())
+        loss = -q / n_seq + _penalty(log_n, *penalty)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return p.detach().numpy().copy()
+
+
+def _model_error():
+    """log10 sd per interval of the estimate's error beyond its bootstrap, measured on
+    simulations of the decoder's prior (``benchmarks/smc_calibration.py``); None if absent."""
+    path = os.path.join(os.path.dirname(__file__), "..", "pretrained", "smc_error.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        return np.asarray(json.load(fh)["log10_model_error"], dtype=float)
+
+
+def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_GRID,
+           bin_size=500, max_pairs=60, smoothing=0.03, ridge=0.01, n_iter=30, tol=0.05, n_boot=30,
+           n_draws=None,
+           block_size=1e6, max_count=8, init=None, reference=None, accessible=None,
+           model_error=True, random_state=None):
+    """N_e(t) of a sample of haplotypes by the pairwise SMC' composite likelihood.
+
+    Parameters
+    ----------
+    haplotypes : list of (genotypes, positions, sequence_length)
+        One entry per chromosome (as :func:`as_genotypes` returns): the same haplotypes in
+        the same columns (0/1, -1 missing).
+    mutation_rate : float
+        Per bp per generation: it sets the time scale (generations) and the sizes.
+    recombination_rate : float or None, default=None
+        Per bp per generation; None estimates it with the sizes (started at
+        ``mutation_rate``).
+    grid : ndarray of shape (K + 1,)
+        The states: ``[0, grid[1])``, ..., ``[grid[K-1], inf)``; the sizes are reported on
+        its K intervals.
+    bin_size : int, default=500
+        bp per hidden-state step.
+    max_pairs : int, default=200
+        Pairs used at most (a seeded random subset of all pairs, each haplotype in about
+        as many); each chromosome contributes each pair.
+    smoothing, ridge : float, default=0.03, 0.01
+        Weights of the total variation of ln N_e and of its squared distance from the
+        constant size of the data's diversity (:func:`_penalty`), against one sequence's
+        (pair and chromosome's) log-likelihood.
+    n_iter, tol : int, float, default=30, 0.05
+        E-steps at most; stop when a SQUAREM cycle improves the penalised log-likelihood per
+        sequence by less than ``tol``.
+    n_boot : int, default=30
+        Bootstrap replicates (blocks of ``block_size`` bp resampled; the M-step re-run on
+        their summed expected statistics). 0: none.
+    n_draws : int or None, default=None
+        Draws returned after the point estimate: bootstrap replicates drawn with
+        replacement plus the model error (below); default ``n_boot``.
+    init : ndarray of shape (K,) or None
+        Starting sizes; default ``reference``.
+    reference : ndarray of shape (K,) or None
+        The sizes the ridge pulls towards (e.g. another estimate: ``predict_ne`` passes the
+        decoder's median); default constant at the size of the data's diversity.
+    accessible : list of (BED path, intervals or None), or None
+        Per chromosome: bins less than half accessible are missing, sites outside left out.
+    model_error : bool, default=True
+        Add to the bootstrap draws the error it misses (``benchmarks/smc_calibration.py``;
+        only on :data:`NE_TIME_GRID`).
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    NePosterior
+        ``method="smc"``; ``samples`` (n_draws + 1, K): the point estimate, then the draws;
+        ``info`` the log-likelihood per EM iteration, the recombination rate, pairs and bins.
+    """
+    rng = check_random_state(random_state)
+    n_hap = haplotypes[0][0].shape[1]
+    iu = np.array(np.triu_indices(n_hap, 1)).T
+    if len(iu) > max_pairs:
+        iu = iu[np.sort(rng.choice(len(iu), max_pairs, replace=False))]
+    counts = []
+    for c, (g, pos, length) in enumerate(haplotypes):
+        edges = np.append(np.arange(0.0, length, bin_size), length)
+        dark = None
+        if accessible is not None and accessible[c] is not None:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*inaccessible")
+                g, pos, lengths = apply_accessibility(accessible[c], g, pos, edges)
+            dark = lengths < 0.5 * np.diff(edges)
+        count = pair_difference_counts(g, pos, length, iu, bin_size, max_count)
+        if dark is not None:
+            count[dark] = _MISSING
+        counts.append(count)
+    n_bins = max(len(c) for c in counts)
+    stacked = np.full((n_bins, len(iu) * len(counts)), _MISSING, dtype=np.int8)
+    for i, c in enumerate(counts):
+        stacked[:len(c), i * len(iu):(i + 1) * len(iu)] = c
+    seen = stacked >= 0
+    if seen.mean() < 0.5:
+        warnings.warn(f"{100 * (1 - seen.mean()):.0f} % of the pair-bins are missing (a missing "
+                      "call or inaccessible sequence in the bin); N_e(t) rests on the rest.",
+                      stacklevel=2)
+    if not seen.any():
+        raise ValueError("no bin of any pair is free of missing calls; nothing to fit.")
+    theta = mutation_rate * bin_size
+    left = _state_edges(grid)
+    k_n = len(left)
+    diversity = stacked[seen].mean() / bin_size  # differences per bp: 4 N mu
+    if init is None:
+        init = np.full(k_n, max(diversity, 1e-12) / (4 * mutation_rate)) if reference is None \
+            else reference
+    constant = max(diversity, 1e-12) / (4 * mutation_rate)
+    reference = torch.as_tensor(np.log(np.broadcast_to(
+        constant if reference is None else reference, (k_n,))), dtype=torch.float64)
+    penalty = (smoothing, ridge, reference)
+    fit_rho = recombination_rate is None
+    params = np.concatenate([np.log(np.asarray(init, dtype=float)),
+                             [np.log((recombination_rate or mutation_rate) * bin_size)]])
+    per_block = max(1, int(round(block_size / bin_size)))
+    blocks = np.arange(n_bins) // per_block
+    n_seq = stacked.shape[1]
+    n_e = [0]
+
+    def e_step(p):
+        n_e[0] += 1
+        with torch.no_grad():
+            pi, trans, emit = smc_model(torch.tensor(p[:-1], dtype=torch.float64),
+                                        float(np.exp(p[-1])), theta, left,
+                                        max_count=max_count)
+        loglik, xi, em, first = forward_backward(stacked, pi.numpy(), trans.numpy(),
+                                                 emit.numpy(), blocks)
+        # the penalised objective the M-step maximises, per sequence
+        objective = loglik / n_seq - float(_penalty(torch.tensor(p[:-1]), *penalty))
+        return objective, (xi, em, first)
+
+    def m_step(p, stats):
+        xi, em, first = stats
+        return _m_step((xi.sum(0), em.sum(0), first), p, theta, left, penalty, n_seq,
+                       fit_rho)
+
+    # EM accelerated by SQUAREM (Varadhan & Roland 2008): two EM steps, an extrapolation
+    # along them, one EM step from there (kept only if the objective did not fall)
+    trace = []
+    obj0, stats = e_step(params)
+    trace.append(obj0)
+    improvement = np.inf
+    while n_e[0] < n_iter:
+        p1 = m_step(params, stats)
+        obj1, stats1 = e_step(p1)
+        p2 = m_step(p1, stats1)
+        obj2, stats2 = e_step(p2)
+        r, v = p1 - params, p2 - 2 * p1 + params
+        alpha = -np.sqrt(r @ r) / max(np.sqrt(v @ v), 1e-300)
+        candidate = obj2, p2, stats2
+        if alpha < -1:
+            p3 = params - 2 * alpha * r + alpha ** 2 * v
+            obj3, stats3 = e_step(p3)
+            if np.isfinite(obj3) and obj3 > obj2:
+                candidate = obj3, p3, stats3
+        improvement = candidate[0] - trace[-1]
+        trace.extend([obj1, candidate[0]])
+        obj0, params, stats = candidate
+        if improvement < tol:
+            break
+    else:
+        warnings.warn(f"the EM of smc_ne did not converge in n_iter={n_iter} E-steps (last "
+                      f"gain {improvement:.3g} per sequence, tol={tol}); raise n_iter.",
+                      stacklevel=2)
+    xi, em, first = stats
+    boot = [params[:-1]]
+    n_blocks = xi.shape[0]
+    for _ in range(n_boot):
+        take = np.bincount(rng.randint(n_blocks, size=n_blocks), minlength=n_blocks)
+        stats = (np.tensordot(take, xi, 1), np.tensordot(take, em, 1), first)
+        boot.append(_m_step(stats, params, theta, left, penalty, n_seq, fit_rho,
+                            max_iter=30)[:-1])
+    boot = np.array(boot)
+    n_draws = n_boot if n_draws is None else int(n_draws)
+    pick = rng.randint(1, len(boot), size=n_draws) if n_boot else np.zeros(n_draws, int)
+    log_n = np.vstack([boot[:1], boot[pick]])
+    sigma = _model_error() if model_error else None
+    if sigma is not None and len(sigma) != k_n:
+        warnings.warn(f"the measured model error is for {len(sigma)} intervals and grid has "
+                      f"{k_n}; the draws are the bootstrap's alone.", stacklevel=2)
+        sigma = None
+    if sigma is not None:  # the error the bootstrap misses (smoothing, identifiability)
+        log_n[1:] += rng.standard_normal(log_n[1:].shape) * sigma * np.log(10)
+    info = {"objective": trace, "recombination_rate": float(np.exp(params[-1])) / bin_size,
+            "n_pairs": len(iu), "n_bins": n_bins, "e_steps": n_e[0]}
+    return NePosterior(np.asarray(grid, dtype=float), np.exp(log_n), "smc", info)

@@ -1,0 +1,151 @@
+"""N_e(t) by the pairwise SMC' composite likelihood (genealogy/_smc.py)."""
+
+import msprime
+import numpy as np
+import pytest
+import torch
+
+from sfsestimators.genealogy import NE_TIME_GRID, as_genotypes
+from sfsestimators.genealogy._smc import (
+    _state_edges,
+    forward_backward,
+    pair_difference_counts,
+    smc_model,
+    smc_ne,
+)
+from sfsestimators.simulate import SizeHistory, simulate
+
+MU = 1.29e-8
+LEFT = _state_edges(NE_TIME_GRID)
+
+
+@pytest.mark.parametrize("sizes", [np.full(32, 1e4), np.geomspace(1e3, 1e5, 32)])
+def test_smc_model_is_a_stationary_chain(sizes):
+    """Rows of the transition matrix and of the emissions sum to one, and the coalescence
+    time's distribution is (nearly: one recombination per 1/32 bin) stationary under SMC'."""
+    log_n = torch.tensor(np.log(sizes), requires_grad=True)
+    pi, trans, emit = smc_model(log_n, 1e-8 * 500, MU * 500, LEFT)
+    np.testing.assert_allclose(trans.detach().sum(1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(emit.detach().sum(1), 1.0, atol=1e-12)
+    assert float(pi.detach().sum()) == pytest.approx(1.0)
+    drift = (pi @ trans - pi).detach() / pi.detach()
+    assert float(drift.abs().max()) < 0.03
+    # pi is the coalescence-time distribution of two lineages
+    surv = np.exp(-np.cumsum(np.diff(np.append(LEFT, np.inf)) / (2 * sizes))[:-1])
+    np.testing.assert_allclose(pi.detach()[:-1].sum(), 1 - surv[-1], rtol=1e-10)
+    (trans.log().sum() + emit.log().sum()).backward()
+    assert torch.all(torch.isfinite(log_n.grad))
+
+
+def test_forward_backward_matches_the_plain_recursion():
+    """The chunked float32 E-step equals a plain float64 forward-backward, block sums
+    included; a missing bin (-1) emits nothing."""
+    rng = np.random.default_rng(0)
+    pi, trans, emit = (x.numpy() for x in smc_model(
+        torch.tensor(np.log(np.geomspace(2e3, 5e4, 32))), 5e-6, MU * 500, LEFT))
+    counts = rng.poisson(0.3, size=(700, 5)).astype(np.int8)
+    counts[10:30, 2] = -1
+    lookup = np.vstack([emit.T, np.ones((1, 32))])
+    alpha, scale = np.empty((700, 5, 32)), np.empty((700, 5))
+    a = pi * lookup[counts[0]]
+    for x in range(700):
+        if x:
+            a = (alpha[x - 1] @ trans) * lookup[counts[x]]
+        scale[x] = a.sum(1)
+        alpha[x] = a / scale[x][:, None]
+    b, xi, em = np.ones((5, 32)), np.zeros((32, 32)), np.zeros((10, 32))
+    for x in range(699, -1, -1):
+        np.add.at(em, counts[x], alpha[x] * b)
+        if x:
+            eb = lookup[counts[x]] * b / scale[x][:, None]
+            xi += alpha[x - 1].T @ eb
+            b = eb @ trans.T
+    loglik, xi_b, em_b, first = forward_backward(counts, pi, trans, emit,
+                                                 np.arange(700) // 250, chunk=64)
+    assert loglik == pytest.approx(np.log(scale).sum(), rel=1e-6)
+    assert xi_b.shape == (3, 32, 32) and em_b.shape == (3, 32, 9)
+    np.testing.assert_allclose(xi_b.sum(0), xi * trans, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(em_b.sum(0), em[:-1].T, rtol=1e-3, atol=1e-4)
+    # every sequence's 700 bins: 699 transitions and one first state
+    assert xi_b.sum() + first.sum() == pytest.approx(700 * 5, rel=1e-5)
+
+
+def test_pair_difference_counts():
+    g = np.array([[0, 1, 0], [1, 1, 0], [0, -1, 1], [1, 0, 1]])
+    pos = np.array([10.0, 20.0, 150.0, 260.0])
+    counts = pair_difference_counts(g, pos, 300.0, np.array([[0, 1], [0, 2], [1, 2]]), 100, 8)
+    # bins [0,100): sites 10, 20; [100,200): 150; [200,300): 260
+    np.testing.assert_array_equal(counts, [[1, 1, 2], [-1, 1, -1], [1, 0, 1]])
+    capped = pair_difference_counts(np.ones((20, 2), int) * [0, 1], np.arange(20.0), 20.0,
+                                    np.array([[0, 1]]), 100, 8)
+    assert capped.tolist() == [[8]]
+
+
+@pytest.fixture(scope="module")
+def bottleneck_data():
+    history = SizeHistory(np.array([0.0, 2000.0, 4000.0]), np.array([2e4, 1.5e3, 1e4]))
+    haps = [as_genotypes(simulate(history, 8, 4e6, mutation_rate=MU, recombination_rate=1e-8,
+                                  random_state=s)) for s in (5, 6)]
+    return history, haps
+
+
+@pytest.mark.filterwarnings("ignore:the EM of smc_ne")
+def test_smc_ne_finds_a_bottleneck_and_the_recombination_rate(bottleneck_data):
+    """On msprime data of a bottleneck the estimate is low inside it and high outside, the
+    recombination rate comes out near the simulated one, and the draws are the bootstrap's
+    around the point estimate (the first draw)."""
+    history, haps = bottleneck_data
+    post = smc_ne(haps, MU, max_pairs=12, n_boot=8, n_iter=15, random_state=0)
+    assert post.method == "smc" and post.samples.shape == (9, 32)
+    mids = post.times
+    inside = post.samples[0][(mids > 2200) & (mids < 3600)]
+    before = post.samples[0][(mids > 200) & (mids < 1000)]
+    after = post.samples[0][(mids > 1e4) & (mids < 3e4)]
+    assert inside.max() < 5e3 < min(before.min(), after.min())
+    assert 0.5e-8 < post.info["recombination_rate"] < 2e-8
+    assert post.info["e_steps"] >= 3 and np.all(np.isfinite(post.samples))
+    lo, hi = post.band_at(mids, 0.9)
+    assert np.all(lo <= hi) and np.mean(hi > lo) > 0.9
+    once = smc_ne(haps, MU, max_pairs=6, n_boot=2, n_iter=3, random_state=1)
+    again = smc_ne(haps, MU, max_pairs=6, n_boot=2, n_iter=3, random_state=1)
+    np.testing.assert_array_equal(again.samples, once.samples)
+
+
+@pytest.mark.filterwarnings("ignore:the EM of smc_ne")
+def test_smc_ne_reads_missing_and_inaccessible_bins_as_missing(bottleneck_data):
+    """Bins outside the accessible sequence are missing (no data), and a sequence with
+    most of its pair-bins missing is warned about; fixing the recombination rate holds it."""
+    _, haps = bottleneck_data
+    g, pos, length = haps[0]
+    with pytest.warns(UserWarning, match="missing"):
+        post = smc_ne([(g, pos, length)], MU, max_pairs=6, n_boot=0, n_iter=3,
+                      recombination_rate=1e-8, accessible=[[[0.0, 1.5e6]]], random_state=0)
+    assert post.info["recombination_rate"] == pytest.approx(1e-8)
+    g_missing = g.copy()
+    g_missing[::3, 0] = -1
+    post2 = smc_ne([(g_missing, pos, length)], MU, max_pairs=6, n_boot=0, n_iter=3,
+                   recombination_rate=1e-8, random_state=0)
+    assert np.all(np.isfinite(post2.samples))
+
+
+@pytest.mark.filterwarnings("ignore:the EM of smc_ne")
+def test_predict_ne_smc_refines_the_decoder():
+    """The shipped estimator's default N_e(t) is the SMC refinement of its decoder; a
+    NeSummary cannot feed it, and an unknown method is named."""
+    from sfsestimators import MainspringARGEstimator
+
+    est = MainspringARGEstimator.pretrained(device="cpu")
+    history = SizeHistory(np.array([0.0]), np.array([1e4]))
+    tss = [simulate(history, 20, 1e6, mutation_rate=MU, recombination_rate=1e-8,
+                    random_state=s) for s in (21, 22)]
+    post = est.predict_ne(tss, n_draws=10, random_state=0,
+                          smc_params={"max_pairs": 10, "n_iter": 6})
+    assert post.method == "smc" and post.samples.shape == (11, 32)
+    assert post.info["decoder_median"].shape == (32,)
+    mids = post.times
+    middle = post.median[(mids > 1e3) & (mids < 2e4)]
+    assert np.all((middle > 4e3) & (middle < 2.5e4))
+    with pytest.raises(ValueError, match="NeSummary"):
+        est.predict_ne([est.ne_summary(tss[0])], method="smc")
+    with pytest.raises(ValueError, match="method is 'psmc'"):
+        est.predict_ne(tss, method="psmc")

@@ -15,8 +15,10 @@ Truth: the inverse instantaneous coalescence rate of two of the sampled lineages
 the quantity any coalescent-based N_e(t) estimate targets for (e)). Score: log10-RMSE over
 t = geomspace(100, 5e4, 50), the fraction of those t inside the 90 % band, wall time.
 
-Columns: Mainspring (``predict_ne(chromosomes)``: the learnt decoder, a normalizing flow
-conditioned on the pooled predictions of all chromosomes); the hazard estimate from its
+Columns: Mainspring (``predict_ne(chromosomes)``: the learnt decoder's median, a normalizing
+flow conditioned on the pooled predictions of all chromosomes, refined by the pairwise SMC'
+composite likelihood of the genotypes, ``method="smc"``); the decoder alone (its RMSE and
+coverage: ``method="decoder"``, the release before); the hazard estimate from its
 predicted pairwise times (the pre-decoder method, ``ne_posterior``); ``DemographyFitter()`` on
 the same data's SFS (mutation rate and length given: physical units); the oracle (the hazard
 estimator on the TRUE pairwise coalescence times at the windows' midpoints: the limit of a
@@ -139,9 +141,13 @@ def main():
                        for c in range(args.chromosomes)]
                 # Mainspring: the learnt decoder on all chromosomes' pooled summaries
                 t0 = time.perf_counter()
-                summaries = [est.ne_summary(ts, mutation_rate=MU) for ts in tss]
-                post = est.predict_ne(summaries, n_draws=400, random_state=0)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    post = est.predict_ne(tss, mutation_rate=MU, n_draws=400, random_state=0)
+                for w in caught:
+                    print(f"  warning ({name}, rep {rep}): {w.message}", flush=True)
                 t_ours = time.perf_counter() - t0
+                dec = post.info["decoder"]
                 # the hazard estimate from the same predicted times (before the decoder)
                 means, sds = [], []
                 for ts in tss:
@@ -169,21 +175,23 @@ def main():
                 true_t = np.concatenate([point_tmrcas(ts, est.window_size) for ts in tss])
                 oracle_curve = step(post.grid, ne_from_times(true_t), GRID)
                 acc.append((rmse(post.median_at(GRID), true), band_cover(post, true), t_ours,
+                            rmse(dec.median_at(GRID), true), band_cover(dec, true),
                             rmse(hazard.median_at(GRID), true), r_s, t_sfs,
                             rmse(oracle_curve, true)))
             rows.append((name, 2 * n_dip, *np.mean(acc, axis=0)))
             print(f"{name} ({2 * n_dip} haplotypes) done", flush=True)
     head = (f"{'case':<18} {'haps':>5} {'ours RMSE':>10} {'cov90':>6} {'s ours':>7} "
-            f"{'hazard':>7} {'SFS RMSE':>9} {'s SFS':>6} {'oracle':>7} {'ours-oracle':>12} "
-            f"{'phlash':>7}")
+            f"{'decoder':>8} {'cov90':>6} {'hazard':>7} {'SFS RMSE':>9} {'s SFS':>6} "
+            f"{'oracle':>7} {'ours-oracle':>12} {'phlash':>7}")
     print(f"{args.replicates} replicate(s) per row; {args.diploids[0]} diploids x "
           f"{args.chromosomes} x {args.length:g} bp")
     print(head)
     print("-" * len(head))
     anchor = {"(a)": 0.225, "(b)": 0.245, "(c)": 0.203}
-    for name, haps, r_o, cov, t_o, r_h, r_s, t_s, r_or in rows:
-        print(f"{name:<18} {haps:>5} {r_o:>10.3f} {cov:>6.2f} {t_o:>7.1f} {r_h:>7.3f} "
-              f"{r_s:>9.3f} {t_s:>6.1f} {r_or:>7.3f} {r_o - r_or:>12.3f} "
+    for name, haps, r_o, cov, t_o, r_d, cov_d, r_h, r_s, t_s, r_or in rows:
+        print(f"{name:<18} {haps:>5} {r_o:>10.3f} {cov:>6.2f} {t_o:>7.1f} {r_d:>8.3f} "
+              f"{cov_d:>6.2f} {r_h:>7.3f} {r_s:>9.3f} {t_s:>6.1f} {r_or:>7.3f} "
+              f"{r_o - r_or:>12.3f} "
               f"{anchor.get(name[:3], float('nan')):>7.3f}")
     print("log10-RMSE over t = 100..5e4 generations (50 log-spaced) against the inverse "
           "coalescence rate; targets: ours <= 0.20 on (a)-(c), below the SFS fit, 90 % bands "

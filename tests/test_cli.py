@@ -31,7 +31,7 @@ def test_help_and_version_do_not_import_torch():
     assert proc.stdout.startswith("sfsestimators ")
     proc = subprocess.run([sys.executable, "-m", "sfsestimators", "--help"],
                           capture_output=True, text=True, check=True)
-    for command in ("fit", "teacher", "train", "simulate", "genealogy"):
+    for command in ("fit", "teacher", "train", "simulate", "genealogy", "ne"):
         assert command in proc.stdout
 
 
@@ -134,6 +134,23 @@ def test_teacher_train_simulate_genealogy(capsys, tmp_path):
     assert "held-out copying-parent accuracy" in out and (tmp_path / "head.pt").exists()
 
 
+@pytest.mark.filterwarnings("ignore:the EM of smc_ne")
+def test_ne_writes_the_posterior_of_several_chromosomes(capsys, tmp_path):
+    """`sfsestimators ne` reads one file per chromosome and writes the SMC-refined N_e(t)."""
+    for seed in (1, 2):
+        code, _, err = _run(capsys, "simulate", "piecewise", "--n-epochs", "1", "--params",
+                            "1", "0.5", "--samples", "10", "--length", "3e5", "--seed",
+                            str(seed), "--out", tmp_path / f"c{seed}.trees")
+        assert code == 0, err
+    code, out, err = _run(capsys, "ne", tmp_path / "c1.trees", tmp_path / "c2.trees",
+                          "--out", tmp_path / "ne", "--draws", "10")
+    assert code == 0, err
+    assert "N_e(t) (smc) of 2 chromosome(s)" in out and "E-steps" in out
+    rows = (tmp_path / "ne" / "ne.csv").read_text().splitlines()
+    assert len(rows) == 1 + 32 and rows[1].endswith("smc")
+    assert (tmp_path / "ne" / "ne.png").exists()
+
+
 @pytest.mark.parametrize("argv,message", [
     (["fit", "missing.fs"], "No spectrum file"),
     (["fit", "--nonsense"], "unrecognized arguments"),
@@ -143,6 +160,7 @@ def test_teacher_train_simulate_genealogy(capsys, tmp_path):
     (["simulate", "two_epoch", "--params", "0.5", "0.1", "--samples", "2", "--out", "x.txt"],
      "expected a .trees, .vcf or .fs file"),
     (["genealogy", "missing.vcf", "--out", "g"], "No genotype file"),
+    (["ne", "missing.vcf", "--out", "n"], "No genotype file"),
     (["fit", "--model", "split_migration"], "the demo (no data file) sets its own"),
 ])
 def test_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, message):

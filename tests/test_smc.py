@@ -126,6 +126,8 @@ def test_smc_ne_reads_missing_and_inaccessible_bins_as_missing(bottleneck_data):
     post2 = smc_ne([(g_missing, pos, length)], MU, max_pairs=6, n_boot=0, n_iter=3,
                    recombination_rate=1e-8, random_state=0)
     assert np.all(np.isfinite(post2.samples))
+    with pytest.raises(ValueError, match="same samples"):
+        smc_ne([(g, pos, length), (g[:, :4], pos, length)], MU)
 
 
 @pytest.mark.filterwarnings("ignore:the EM of smc_ne")
@@ -141,7 +143,9 @@ def test_predict_ne_smc_refines_the_decoder():
     post = est.predict_ne(tss, n_draws=10, random_state=0,
                           smc_params={"max_pairs": 10, "n_iter": 6})
     assert post.method == "smc" and post.samples.shape == (11, 32)
-    assert post.info["decoder_median"].shape == (32,)
+    assert post.info["decoder"].method == "decoder"
+    # the shipped error model widens the band beyond the bootstrap's
+    assert np.all(post.info["model_error"] > 0)
     mids = post.times
     middle = post.median[(mids > 1e3) & (mids < 2e4)]
     assert np.all((middle > 4e3) & (middle < 2.5e4))
@@ -149,3 +153,18 @@ def test_predict_ne_smc_refines_the_decoder():
         est.predict_ne([est.ne_summary(tss[0])], method="smc")
     with pytest.raises(ValueError, match="method is 'psmc'"):
         est.predict_ne(tss, method="psmc")
+
+
+def test_calibrated_error_grows_with_the_decoders_uncertainty():
+    """The measured error model (pretrained/smc_error.json) gives a wider sd where the
+    decoder is less sure, and nothing on a grid it was not measured on."""
+    from sfsestimators.genealogy import NePosterior
+    from sfsestimators.genealogy._smc import calibrated_error
+
+    rng = np.random.default_rng(0)
+    point = np.full(32, 1e4)
+    narrow = NePosterior(NE_TIME_GRID, 1e4 * 10 ** (0.05 * rng.standard_normal((400, 32))))
+    wide = NePosterior(NE_TIME_GRID, 1e4 * 10 ** (0.5 * rng.standard_normal((400, 32))))
+    s_narrow, s_wide = calibrated_error(narrow, point), calibrated_error(wide, point)
+    assert np.all(s_narrow > 0) and np.all(s_wide > s_narrow)
+    assert calibrated_error(narrow, np.full(10, 1e4)) is None

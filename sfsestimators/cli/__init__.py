@@ -15,6 +15,7 @@ import sys
 
 from ._commands import (
     genealogy_command,
+    ne_command,
     simulate_command,
     teacher_command,
     train_command,
@@ -185,6 +186,21 @@ def build_parser():
     g.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"],
                    help="arithmetic of the network (auto: bfloat16 on a CPU that has it)")
     g.set_defaults(func=genealogy_command)
+
+    n = sub.add_parser("ne", help="N_e(t) posterior from the chromosomes of one population")
+    n.add_argument("data", nargs="+", help="phased VCF or .trees files, one per chromosome")
+    n.add_argument("--out", required=True, help="directory for ne.csv and ne.png")
+    n.add_argument("--mutation-rate", type=float, default=None,
+                   help="of the data (default: the network's)")
+    n.add_argument("--recombination-rate", type=float, default=None,
+                   help="of the data (default: estimated with the sizes)")
+    n.add_argument("--method", default="smc", choices=["smc", "decoder"],
+                   help="smc: the decoder refined by the pairwise SMC' likelihood (default); "
+                        "decoder: the learnt posterior alone (seconds)")
+    n.add_argument("--draws", type=int, default=200, help="posterior draws")
+    n.add_argument("--preset", default="small", help="a built Mainspring preset")
+    n.add_argument("--seed", type=int, default=0)
+    n.set_defaults(func=ne_command)
     return parser
 
 

@@ -128,6 +128,62 @@ def simulate_command(args):
     return 0
 
 
+def _write_ne(post, path):
+    """An NePosterior as CSV: median and 90 % band per interval (generations, diploids)."""
+    import csv
+
+    lo, hi = post.quantiles([0.05, 0.95])
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["time_start_generations", "time_end_generations", "ne_median",
+                         "ne_q05", "ne_q95", "method"])
+        for k in range(len(post.median)):
+            writer.writerow([post.grid[k], post.grid[k + 1], post.median[k], lo[k], hi[k],
+                             post.method])
+
+
+def _genotype_input(data):
+    if not os.path.exists(data):
+        raise FileNotFoundError(f"No genotype file at {data!r}; expected a phased VCF or a "
+                                ".trees file.")
+    if data.endswith(".trees"):
+        import tskit
+
+        return tskit.load(data)
+    return data
+
+
+def ne_command(args):
+    from ..genealogy import MainspringARGEstimator
+
+    est = MainspringARGEstimator.pretrained(args.preset, device="cpu")
+    chromosomes = [_genotype_input(d) for d in args.data]
+    post = est.predict_ne(chromosomes, mutation_rate=args.mutation_rate,
+                          recombination_rate=args.recombination_rate, method=args.method,
+                          n_draws=args.draws, random_state=args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    _write_ne(post, os.path.join(args.out, "ne.csv"))
+    written = ["ne.csv"]
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        from ..plot import plot_ne
+
+        plot_ne(post, path=os.path.join(args.out, "ne.png"))
+        written.append("ne.png")
+    except ImportError:
+        pass
+    extra = ""
+    if post.info:
+        extra = (f"; {post.info['n_pairs']} pairs x {len(chromosomes)} chromosome(s), "
+                 f"{post.info['e_steps']} E-steps, recombination rate "
+                 f"{post.info['recombination_rate']:.3g}")
+    print(f"N_e(t) ({post.method}) of {len(chromosomes)} chromosome(s){extra}; wrote "
+          f"{', '.join(written)} to {args.out}")
+    return 0
+
+
 def genealogy_command(args):
     import csv
 
@@ -135,17 +191,8 @@ def genealogy_command(args):
 
     from ..genealogy import MainspringARGEstimator
 
-    data = args.data
-    if not os.path.exists(data):
-        raise FileNotFoundError(f"No genotype file at {data!r}; expected a phased VCF or a "
-                                ".trees file.")
+    X = _genotype_input(args.data)
     est = MainspringARGEstimator.pretrained(args.preset, device="cpu")
-    if data.endswith(".trees"):
-        import tskit
-
-        X = tskit.load(data)
-    else:
-        X = data
     pred = est.predict(X, sequence_length=args.sequence_length,
                        mutation_rate=args.mutation_rate, accessible=args.accessible,
                        precision=args.precision)
@@ -164,14 +211,7 @@ def genealogy_command(args):
     pred.to_tree_sequence().dump(os.path.join(args.out, "genealogy.trees"))
     written = ["tmrca.csv", "genealogy.trees"]
     if pred.ne is not None:
-        lo, hi = pred.ne.quantiles([0.05, 0.95])
-        with open(os.path.join(args.out, "ne.csv"), "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["time_start_generations", "time_end_generations", "ne_median",
-                             "ne_q05", "ne_q95", "method"])
-            for k in range(len(pred.ne.median)):
-                writer.writerow([pred.ne.grid[k], pred.ne.grid[k + 1], pred.ne.median[k],
-                                 lo[k], hi[k], pred.ne.method])
+        _write_ne(pred.ne, os.path.join(args.out, "ne.csv"))
         written.append("ne.csv")
     try:
         import matplotlib

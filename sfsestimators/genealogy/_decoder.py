@@ -29,6 +29,7 @@ over 10^2.5-10^5) by maximum likelihood of the true trajectory, with skorch.
 from __future__ import annotations
 
 import numbers
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -409,8 +410,9 @@ class NeDecoderMixin:
             ``"smc"``: the decoder's median refined by the pairwise SMC' composite
             likelihood of the genotypes (:func:`smc_ne`: PSMC's model on 60 pairs, EM;
             its ridge pulls towards the decoder's median where the data are silent);
-            draws: the block bootstrap plus the method's error measured on simulations of
-            the decoder's prior (about a minute for 3 x 10 Mb of 20 haplotypes).
+            draws: the block bootstrap plus normal noise of the error measured on
+            simulations of the decoder's prior (:func:`calibrated_error`: it grows with the
+            decoder's own uncertainty); about a minute for 3 x 10 Mb of 20 haplotypes.
         smc_params : dict, default=None
             Other keyword arguments of :func:`smc_ne` (``max_pairs``, ``smoothing``,
             ``ridge``, ``bin_size``, ...).
@@ -421,7 +423,8 @@ class NeDecoderMixin:
         NePosterior
             N_e in diploid individuals per interval of :data:`NE_TIME_GRID` (generations);
             ``method`` says which; ``"smc"``'s ``info`` holds its fit (EM objective per
-            E-step, recombination rate, pairs, bins, the decoder's median).
+            E-step, recombination rate, pairs, bins, and ``"decoder"``: the decoder's own
+            NePosterior).
         """
         check_is_fitted(self)
         if method not in ("smc", "decoder"):
@@ -443,16 +446,35 @@ class NeDecoderMixin:
         decoder = decoder_posterior(self.ne_decoder_, summary, n_draws, random_state)
         if method == "decoder":
             return decoder
-        from ._smc import smc_ne
+        from ._smc import calibrated_error, smc_ne
 
         mu = self._rate("mutation_rate", mutation_rate, self.mutation_rate)
         r = None if recombination_rate is None else self._rate(
             "recombination_rate", recombination_rate, None)
         haplotypes = [as_genotypes(x) for x in items]
-        kwargs = {"n_draws": n_draws, "random_state": random_state, **(smc_params or {})}
+        rng = check_random_state(random_state)
+        kwargs = {"n_draws": n_draws, "random_state": rng, **(smc_params or {})}
         post = smc_ne(haplotypes, mu, recombination_rate=r, reference=decoder.median,
                       accessible=None if accessible is None else [accessible], **kwargs)
-        post.info["decoder_median"] = decoder.median
+        # the error the bootstrap misses, as measured on simulations of the prior
+        error = calibrated_error(decoder, post.samples[0])
+        if error is not None and "model_error" not in kwargs:
+            log_n = np.log(post.samples)
+            log_n[1:] += rng.standard_normal(log_n[1:].shape) * np.log(10) * error
+            post = post._replace(samples=np.exp(log_n))
+        post.info["model_error"] = error
+        post.info["decoder"] = decoder
+        # two estimates of one history: say so when they part
+        lo, hi = decoder.quantiles([0.05, 0.95])
+        inside = (post.times > 1e2) & (post.times < 1e5)
+        apart = inside & ((post.samples[0] < lo) | (post.samples[0] > hi))
+        post.info["outside_decoder_band"] = int(apart.sum())
+        if apart.sum() > inside.sum() / 3:
+            warnings.warn(f"the SMC estimate lies outside the decoder's 90 % band on "
+                          f"{int(apart.sum())} of {int(inside.sum())} intervals within "
+                          "1e2-1e5 generations: the data may lie outside the decoder's "
+                          "prior, or hold too little sequence for the SMC likelihood; "
+                          "compare post.info['decoder'].", stacklevel=2)
         return post
 
     def fit_ne_decoder(self, n_simulations=1200, *, out_dir, chromosomes=3, length=4e6,

@@ -33,7 +33,8 @@ from sklearn.utils import check_random_state
 from ._features import apply_accessibility
 from ._ne import NE_TIME_GRID, NePosterior
 
-__all__ = ["pair_difference_counts", "smc_model", "smc_ne", "forward_backward"]
+__all__ = ["pair_difference_counts", "smc_model", "smc_ne", "forward_backward",
+           "calibrated_error"]
 
 _MISSING = -1  # a bin with a missing call in the pair: emits nothing
 
@@ -243,21 +244,31 @@ def _m_step(stats, params, theta, left, penalty, n_seq, fit_rho, max_iter=60):
     return p.detach().numpy().copy()
 
 
-def _model_error():
-    """log10 sd per interval of the estimate's error beyond its bootstrap, measured on
-    simulations of the decoder's prior (``benchmarks/smc_calibration.py``); None if absent."""
+def calibrated_error(decoder, point):
+    """log10 sd per interval of the SMC estimate's error, from the error model measured on
+    simulations of the decoder's prior (``benchmarks/smc_calibration.py``, written to
+    ``pretrained/smc_error.json``): ``a_k + b w_k^2 + c d_k^2`` with w the decoder's log10
+    sd and d the estimate's log10 distance from the decoder's median. None if absent or
+    for another grid."""
     path = os.path.join(os.path.dirname(__file__), "..", "pretrained", "smc_error.json")
     if not os.path.exists(path):
         return None
     with open(path) as fh:
-        return np.asarray(json.load(fh)["log10_model_error"], dtype=float)
+        model = json.load(fh)
+    a = np.asarray(model["interval_variance"], dtype=float)
+    if len(a) != len(point):
+        return None
+    lo, mid, hi = np.log10(decoder.quantiles([0.05, 0.5, 0.95]))
+    w, d = (hi - lo) / 3.29, np.log10(point) - mid
+    return np.sqrt(a + model["decoder_sd_weight"] * w ** 2
+                   + model["disagreement_weight"] * d ** 2)
 
 
 def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_GRID,
-           bin_size=500, max_pairs=60, smoothing=0.03, ridge=0.01, n_iter=30, tol=0.05, n_boot=30,
+           bin_size=500, max_pairs=60, smoothing=0.03, ridge=0.01, n_iter=30, tol=0.05, n_boot=10,
            n_draws=None,
            block_size=1e6, max_count=8, init=None, reference=None, accessible=None,
-           model_error=True, random_state=None):
+           model_error=None, random_state=None):
     """N_e(t) of a sample of haplotypes by the pairwise SMC' composite likelihood.
 
     Parameters
@@ -285,7 +296,7 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
     n_iter, tol : int, float, default=30, 0.05
         E-steps at most; stop when a SQUAREM cycle improves the penalised log-likelihood per
         sequence by less than ``tol``.
-    n_boot : int, default=30
+    n_boot : int, default=10
         Bootstrap replicates (blocks of ``block_size`` bp resampled; the M-step re-run on
         their summed expected statistics). 0: none.
     n_draws : int or None, default=None
@@ -298,19 +309,42 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
         decoder's median); default constant at the size of the data's diversity.
     accessible : list of (BED path, intervals or None), or None
         Per chromosome: bins less than half accessible are missing, sites outside left out.
-    model_error : bool, default=True
-        Add to the bootstrap draws the error it misses (``benchmarks/smc_calibration.py``;
-        only on :data:`NE_TIME_GRID`).
+    model_error : ndarray of shape (K,) or None, default=None
+        log10 sd of normal noise added to the draws: the error the one-step bootstrap
+        misses (smoothing bias, intervals the data do not inform); ``predict_ne`` passes
+        :func:`calibrated_error`. None: the bootstrap alone (too narrow a band).
     random_state : int, RandomState instance or None
 
     Returns
     -------
     NePosterior
         ``method="smc"``; ``samples`` (n_draws + 1, K): the point estimate, then the draws;
-        ``info`` the log-likelihood per EM iteration, the recombination rate, pairs and bins.
+        ``info`` the penalised log-likelihood per sequence after each SQUAREM step, the
+        recombination rate, pairs, bins and E-steps.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from sfsestimators.genealogy import as_genotypes, smc_ne
+    >>> from sfsestimators.simulate import SizeHistory, simulate
+    >>> ts = simulate(SizeHistory([0.0], [1e4]), 6, 2e6, mutation_rate=1.29e-8,
+    ...               recombination_rate=1e-8, random_state=3)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # a few E-steps only: not converged
+    ...     post = smc_ne([as_genotypes(ts)], 1.29e-8, max_pairs=6, n_iter=8, n_boot=4,
+    ...                   random_state=0)
+    >>> post.method, post.samples.shape
+    ('smc', (5, 32))
+    >>> bool(3e3 < post.median_at(5e3) < 3e4)
+    True
     """
     rng = check_random_state(random_state)
     n_hap = haplotypes[0][0].shape[1]
+    widths = [g.shape[1] for g, _, _ in haplotypes]
+    if len(set(widths)) > 1 or n_hap < 2:
+        raise ValueError(f"the chromosomes hold {widths} haplotypes; expected the same "
+                         "samples (at least 2 haplotypes) in every one.")
     iu = np.array(np.triu_indices(n_hap, 1)).T
     if len(iu) > max_pairs:
         iu = iu[np.sort(rng.choice(len(iu), max_pairs, replace=False))]
@@ -414,13 +448,9 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
     n_draws = n_boot if n_draws is None else int(n_draws)
     pick = rng.randint(1, len(boot), size=n_draws) if n_boot else np.zeros(n_draws, int)
     log_n = np.vstack([boot[:1], boot[pick]])
-    sigma = _model_error() if model_error else None
-    if sigma is not None and len(sigma) != k_n:
-        warnings.warn(f"the measured model error is for {len(sigma)} intervals and grid has "
-                      f"{k_n}; the draws are the bootstrap's alone.", stacklevel=2)
-        sigma = None
-    if sigma is not None:  # the error the bootstrap misses (smoothing, identifiability)
-        log_n[1:] += rng.standard_normal(log_n[1:].shape) * sigma * np.log(10)
+    if model_error is not None:
+        log_n[1:] += rng.standard_normal(log_n[1:].shape) * np.log(10) * np.broadcast_to(
+            np.asarray(model_error, dtype=float), (k_n,))
     info = {"objective": trace, "recombination_rate": float(np.exp(params[-1])) / bin_size,
             "n_pairs": len(iu), "n_bins": n_bins, "e_steps": n_e[0]}
     return NePosterior(np.asarray(grid, dtype=float), np.exp(log_n), "smc", info)

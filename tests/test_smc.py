@@ -75,7 +75,13 @@ def test_pair_difference_counts():
     pos = np.array([10.0, 20.0, 150.0, 260.0])
     counts = pair_difference_counts(g, pos, 300.0, np.array([[0, 1], [0, 2], [1, 2]]), 100, 8)
     # bins [0,100): sites 10, 20; [100,200): 150; [200,300): 260
+    # a pair missing the only call of a bin misses the bin; one of two calls: counted
     np.testing.assert_array_equal(counts, [[1, 1, 2], [-1, 1, -1], [1, 0, 1]])
+    half = pair_difference_counts(g, pos, 300.0, np.array([[1, 2]]), 200, 8)
+    assert half.tolist() == [[2], [1]]  # sites 10, 20 (both called), 150 (missing)
+    # bins before the first site and after the last say nothing: missing
+    late = pair_difference_counts(g, pos + 1000, 2000.0, np.array([[0, 1]]), 100, 8)
+    assert late[:10].tolist() == [[-1]] * 10 and late[-7:].tolist() == [[-1]] * 7
     capped = pair_difference_counts(np.ones((20, 2), int) * [0, 1], np.arange(20.0), 20.0,
                                     np.array([[0, 1]]), 100, 8)
     assert capped.tolist() == [[8]]
@@ -128,6 +134,16 @@ def test_smc_ne_reads_missing_and_inaccessible_bins_as_missing(bottleneck_data):
     assert np.all(np.isfinite(post2.samples))
     with pytest.raises(ValueError, match="same samples"):
         smc_ne([(g, pos, length), (g[:, :4], pos, length)], MU)
+    with pytest.raises(ValueError, match="recombination_rate is 0"):
+        smc_ne([(g, pos, length)], MU, recombination_rate=0.0)
+    with pytest.raises(ValueError, match="no pair differs"):
+        smc_ne([(np.zeros_like(g), pos, length)], MU)
+    # a 1 Mb hole without sites is missing sequence, not 1 Mb of identity
+    keep = (pos < 1e6) | (pos > 2e6)
+    with pytest.warns(UserWarning, match="long runs without any site"):
+        post3 = smc_ne([(g[keep], pos[keep], length)], MU, max_pairs=6, n_boot=0, n_iter=3,
+                       recombination_rate=1e-8, random_state=0)
+    assert np.all(np.isfinite(post3.samples))
 
 
 @pytest.mark.filterwarnings("ignore:the EM of smc_ne")

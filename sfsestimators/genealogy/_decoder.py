@@ -422,9 +422,10 @@ class NeDecoderMixin:
         -------
         NePosterior
             N_e in diploid individuals per interval of :data:`NE_TIME_GRID` (generations);
-            ``method`` says which; ``"smc"``'s ``info`` holds its fit (EM objective per
-            E-step, recombination rate, pairs, bins, and ``"decoder"``: the decoder's own
-            NePosterior).
+            ``method`` says which; ``"smc"``'s ``info`` holds its fit (the penalised
+            objective along the EM, recombination rate, pairs, bins, E-steps),
+            ``"decoder"``: the decoder's own NePosterior, and ``"model_error"``: the
+            calibrated log10 sd added to the draws).
         """
         check_is_fitted(self)
         if method not in ("smc", "decoder"):
@@ -454,6 +455,10 @@ class NeDecoderMixin:
         haplotypes = [as_genotypes(x) for x in items]
         rng = check_random_state(random_state)
         kwargs = {"n_draws": n_draws, "random_state": rng, **(smc_params or {})}
+        taken = {"reference", "recombination_rate", "accessible", "grid"} & set(kwargs)
+        if taken:
+            raise ValueError(f"smc_params holds {sorted(taken)}; predict_ne sets those "
+                             "(the decoder's grid and median; its own arguments).")
         post = smc_ne(haplotypes, mu, recombination_rate=r, reference=decoder.median,
                       accessible=None if accessible is None else [accessible], **kwargs)
         # the error the bootstrap misses, as measured on simulations of the prior

@@ -12,8 +12,9 @@ while both branches are there (back into its own branch: no change) and ``lambda
 ``t``. With N_e piecewise constant the time integrals are closed forms; the average over
 each interval is a quadrature on ``n_sub`` sub-intervals weighted by their exact
 probabilities. Transition and emission probabilities are computed in torch (float64), so
-the M-step maximises the expected complete-data log-likelihood, minus a random-walk
-penalty on ln N_e, by L-BFGS with exact gradients.
+the M-step maximises the expected complete-data log-likelihood, minus a
+penalty on ln N_e (total variation and a ridge towards a reference), by L-BFGS with exact
+gradients.
 
 The E-step's sufficient statistics (expected transitions, emissions, first states) are
 kept per genome block: resampling the blocks and repeating the M-step gives the bootstrap
@@ -41,8 +42,10 @@ _MISSING = -1  # a bin with a missing call in the pair: emits nothing
 
 def pair_difference_counts(genotypes, positions, sequence_length, pairs, bin_size, max_count):
     """Differences per bin of each pair: (n_bins, n_pairs) int8 in 0..max_count (more are
-    clipped to ``max_count``, the emission's last category); a bin where either haplotype
-    has a missing call (-1) is ``-1``."""
+    clipped to ``max_count``, the emission's last category), counted on the sites both
+    haplotypes call; a bin where the pair misses more than half of its sites' calls is
+    ``-1`` (missing: it emits nothing). Bins before the first site and after the last are
+    missing too (a VCF says nothing of them)."""
     g = np.asarray(genotypes)
     pairs = np.asarray(pairs)
     n_bins = max(1, int(np.ceil(sequence_length / bin_size)))
@@ -57,9 +60,27 @@ def pair_difference_counts(genotypes, positions, sequence_length, pairs, bin_siz
         miss = np.zeros_like(diff)
         np.cumsum((a < 0) | (b < 0), axis=0, out=miss[1:])
         count = np.minimum(diff[first[1:]] - diff[first[:-1]], max_count)
-        count[(miss[first[1:]] - miss[first[:-1]]) > 0] = _MISSING
+        sites = (first[1:] - first[:-1])[:, None]
+        count[(miss[first[1:]] - miss[first[:-1]]) * 2 > sites] = _MISSING
         out[:, start:start + len(p)] = count
+    if len(site_bin):
+        out[:site_bin[0]] = _MISSING
+        out[site_bin[-1] + 1:] = _MISSING
     return out
+
+
+def _empty_runs(positions, n_bins, bin_size, min_bins=100):
+    """Bins inside runs of at least ``min_bins`` bins (and 20 mean site spacings) holding
+    no site at all: unsequenced gaps, read as missing rather than as identical sequence."""
+    site_bin = np.unique((np.asarray(positions) // bin_size).astype(np.int64))
+    dark = np.zeros(n_bins, dtype=bool)
+    if len(site_bin) < 2:
+        return dark
+    spacing = (site_bin[-1] - site_bin[0]) / (len(site_bin) - 1)
+    gap = np.diff(site_bin) - 1
+    for k in np.flatnonzero(gap >= max(min_bins, 20 * spacing)):
+        dark[site_bin[k] + 1:site_bin[k + 1]] = True
+    return dark
 
 
 def _state_edges(grid):
@@ -90,7 +111,7 @@ def smc_model(log_n, rho, theta, left, *, n_sub=8, max_count=8, halvings=5):
     500 bp bin sees about one).
     """
     dt = log_n.dtype
-    lam = 0.5 * torch.exp(-log_n)  # coalescence rate of two lineages per generation
+    lam = 0.5 * torch.exp(-torch.clamp(log_n, min=0.0, max=30.0))  # coalescence rate of two lineages per generation
     k_n = len(left)
     left_t = torch.as_tensor(left, dtype=dt)
     width = left_t[1:] - left_t[:-1]
@@ -141,7 +162,7 @@ def smc_model(log_n, rho, theta, left, *, n_sub=8, max_count=8, halvings=5):
     move = (1 - rec)[:, None] * stay + rec[:, None] * land
     onehot = torch.zeros(k_n, len(t), dtype=dt)
     onehot[state, torch.arange(len(t))] = 1.0
-    pi = onehot @ w
+    pi = torch.clamp(onehot @ w, min=1e-300)
     trans = (onehot @ (w[:, None] * move)) / pi[:, None]
     for _ in range(halvings):
         trans = trans @ trans
@@ -221,7 +242,7 @@ def _penalty(log_n, smoothing, ridge, reference):
 
 def _m_step(stats, params, theta, left, penalty, n_seq, fit_rho, max_iter=60):
     """Maximise the expected complete-data log-likelihood (per sequence) minus the
-    random-walk penalty over (ln N_1..K, ln rho), from ``params``."""
+    penalty (:func:`_penalty`) over (ln N_1..K, ln rho), from ``params``."""
     xi, em, first = (torch.as_tensor(s, dtype=torch.float64) for s in stats)
     p = torch.tensor(params, dtype=torch.float64, requires_grad=True)
     rho0 = float(np.exp(params[-1]))
@@ -286,16 +307,16 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
         its K intervals.
     bin_size : int, default=500
         bp per hidden-state step.
-    max_pairs : int, default=200
-        Pairs used at most (a seeded random subset of all pairs, each haplotype in about
-        as many); each chromosome contributes each pair.
+    max_pairs : int, default=60
+        Pairs used at most (a seeded uniform random subset of all pairs); each chromosome
+        contributes each pair.
     smoothing, ridge : float, default=0.03, 0.01
         Weights of the total variation of ln N_e and of its squared distance from the
         constant size of the data's diversity (:func:`_penalty`), against one sequence's
         (pair and chromosome's) log-likelihood.
     n_iter, tol : int, float, default=30, 0.05
-        E-steps at most; stop when a SQUAREM cycle improves the penalised log-likelihood per
-        sequence by less than ``tol``.
+        No SQUAREM cycle (3 E-steps) starts after ``n_iter`` E-steps; stop when a cycle
+        improves the penalised log-likelihood per sequence by less than ``tol``.
     n_boot : int, default=10
         Bootstrap replicates (blocks of ``block_size`` bp resampled; the M-step re-run on
         their summed expected statistics). 0: none.
@@ -360,6 +381,13 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
         count = pair_difference_counts(g, pos, length, iu, bin_size, max_count)
         if dark is not None:
             count[dark] = _MISSING
+        else:
+            gaps = _empty_runs(pos, len(count), bin_size)
+            if gaps.any():
+                warnings.warn(f"chromosome {c}: {int(gaps.sum())} bins of {bin_size} bp lie in "
+                              "long runs without any site; they are read as missing (pass "
+                              "accessible= to say which sequence was called).", stacklevel=2)
+                count[gaps] = _MISSING
         counts.append(count)
     n_bins = max(len(c) for c in counts)
     stacked = np.full((n_bins, len(iu) * len(counts)), _MISSING, dtype=np.int8)
@@ -376,6 +404,9 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
     left = _state_edges(grid)
     k_n = len(left)
     diversity = stacked[seen].mean() / bin_size  # differences per bp: 4 N mu
+    if diversity <= 0:
+        raise ValueError("no pair differs at any site: the data hold no information on "
+                         "N_e(t) (check the genotypes).")
     if init is None:
         init = np.full(k_n, max(diversity, 1e-12) / (4 * mutation_rate)) if reference is None \
             else reference
@@ -383,9 +414,14 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
     reference = torch.as_tensor(np.log(np.broadcast_to(
         constant if reference is None else reference, (k_n,))), dtype=torch.float64)
     penalty = (smoothing, ridge, reference)
+    if recombination_rate is not None and not (np.isfinite(recombination_rate)
+                                               and recombination_rate > 0):
+        raise ValueError(f"recombination_rate is {recombination_rate!r}; expected a "
+                         "positive number per bp per generation, or None to estimate it.")
     fit_rho = recombination_rate is None
     params = np.concatenate([np.log(np.asarray(init, dtype=float)),
-                             [np.log((recombination_rate or mutation_rate) * bin_size)]])
+                             [np.log((mutation_rate if recombination_rate is None
+                                     else recombination_rate) * bin_size)]])
     per_block = max(1, int(round(block_size / bin_size)))
     blocks = np.arange(n_bins) // per_block
     n_seq = stacked.shape[1]
@@ -427,6 +463,10 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
             obj3, stats3 = e_step(p3)
             if np.isfinite(obj3) and obj3 > obj2:
                 candidate = obj3, p3, stats3
+        if not np.isfinite(candidate[0]):
+            raise ValueError("the SMC likelihood is not finite at the EM's step; the data "
+                             "lie outside what the model can describe (check the rates "
+                             "and genotypes).")
         improvement = candidate[0] - trace[-1]
         trace.extend([obj1, candidate[0]])
         obj0, params, stats = candidate

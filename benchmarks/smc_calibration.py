@@ -7,8 +7,8 @@ Run: python benchmarks/smc_calibration.py --n 40 --out bench_out/smc_calibration
 Each simulation draws a history from ``NE_PRIOR`` (seeds 5,000,000 + i: never the
 benchmarks' or the decoder's), simulates 20 haplotypes x 3 chromosomes of 10 Mb (mu 1.29e-8,
 r 1e-8, as ``ne_accuracy.py``), runs ``MainspringARGEstimator.predict_ne(method="smc")``
-(the shipped decoder's median as the reference, :func:`smc_ne`'s defaults) with 20 bootstrap
-draws, and stores the point estimate, the bootstrap sd, the decoder's median and 90 % band
+(the shipped decoder's median as the reference, :func:`smc_ne`'s defaults) with 20
+draws, and stores the point estimate, the decoder's median and 90 % band
 and the truth (log10, per interval of ``NE_TIME_GRID``; the truth is the log-mean of the
 size over the interval). ``--summarise`` fits the error model that ``predict_ne`` adds to
 the draws (the one-step bootstrap misses most of the error: smoothing bias and intervals
@@ -55,10 +55,9 @@ def one(i, out_dir):
     t0 = time.perf_counter()
     post = est.predict_ne(tss, mutation_rate=MU, method="smc", n_draws=20, random_state=0)
     seconds = time.perf_counter() - t0
-    log_draws = np.log10(post.samples)
     dec = np.log10(post.info["decoder"].quantiles([0.05, 0.5, 0.95]))
-    np.savez(path, point=log_draws[0], boot_sd=log_draws[1:].std(axis=0),
-             decoder=dec, truth=interval_truth(history), seconds=seconds)
+    np.savez(path, point=np.log10(post.samples[0]), decoder=dec,
+             truth=interval_truth(history), seconds=seconds)
 
 
 def summarise(out_dir, write=True):
@@ -97,7 +96,7 @@ def summarise(out_dir, write=True):
                        "decoder_sd_weight": round(float(coef[k]), 4),
                        "disagreement_weight": round(float(coef[k + 1]), 4),
                        "simulations": n,
-                       "command": "python benchmarks/smc_calibration.py --n %d" % n},
+                       "command": f"python benchmarks/smc_calibration.py --n {n}"},
                       fh, indent=1)
         print("written", os.path.normpath(OUT))
 

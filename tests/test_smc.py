@@ -1,6 +1,5 @@
 """N_e(t) by the pairwise SMC' composite likelihood (genealogy/_smc.py)."""
 
-import msprime
 import numpy as np
 import pytest
 import torch

@@ -58,8 +58,8 @@ from ._features import (
 from ._ne import NE_TIME_GRID, NePosterior, ne_from_times, ne_posterior
 from ._ne_training import load_training_set, ne_training_set, train_ne_decoder
 from ._physics import branch_structure, implied_sfs, sfs_chi2
-from ._smc import smc_ne
 from ._prediction import GenealogyPrediction, PairwisePrediction
+from ._smc import smc_ne
 
 __all__ = ["MainspringARGEstimator", "GenealogyPrediction", "PairwisePrediction",
            "pair_features", "window_divergence", "features_for_pairs", "as_genotypes",

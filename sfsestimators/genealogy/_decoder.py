@@ -442,8 +442,11 @@ class NeDecoderMixin:
         if method == "smc" and any(isinstance(x, NeSummary) for x in items):
             raise ValueError("method='smc' reads the genotypes, and X holds NeSummary "
                              "objects; pass the chromosomes themselves, or method='decoder'.")
-        summary = sum(x if isinstance(x, NeSummary) else self.ne_summary(
-            x, mutation_rate=mutation_rate, accessible=accessible) for x in items)
+        # each chromosome read once (a VCF is parsed here, not again for the SMC)
+        genotypes = [None if isinstance(x, NeSummary) else as_genotypes(x) for x in items]
+        summary = sum(x if gt is None else self.ne_summary(
+            gt[:2], sequence_length=gt[2], mutation_rate=mutation_rate,
+            accessible=accessible) for x, gt in zip(items, genotypes))
         decoder = decoder_posterior(self.ne_decoder_, summary, n_draws, random_state)
         if method == "decoder":
             return decoder
@@ -452,22 +455,16 @@ class NeDecoderMixin:
         mu = self._rate("mutation_rate", mutation_rate, self.mutation_rate)
         r = None if recombination_rate is None else self._rate(
             "recombination_rate", recombination_rate, None)
-        haplotypes = [as_genotypes(x) for x in items]
-        rng = check_random_state(random_state)
-        kwargs = {"n_draws": n_draws, "random_state": rng, **(smc_params or {})}
+        # the error the bootstrap misses, as measured on simulations of the prior
+        kwargs = {"n_draws": n_draws, "random_state": random_state,
+                  "model_error": lambda point: calibrated_error(decoder, point),
+                  **(smc_params or {})}
         taken = {"reference", "recombination_rate", "accessible", "grid"} & set(kwargs)
         if taken:
             raise ValueError(f"smc_params holds {sorted(taken)}; predict_ne sets those "
                              "(the decoder's grid and median; its own arguments).")
-        post = smc_ne(haplotypes, mu, recombination_rate=r, reference=decoder.median,
+        post = smc_ne(genotypes, mu, recombination_rate=r, reference=decoder.median,
                       accessible=None if accessible is None else [accessible], **kwargs)
-        # the error the bootstrap misses, as measured on simulations of the prior
-        error = calibrated_error(decoder, post.samples[0])
-        if error is not None and "model_error" not in kwargs:
-            log_n = np.log(post.samples)
-            log_n[1:] += rng.standard_normal(log_n[1:].shape) * np.log(10) * error
-            post = post._replace(samples=np.exp(log_n))
-        post.info["model_error"] = error
         post.info["decoder"] = decoder
         # two estimates of one history: say so when they part
         lo, hi = decoder.quantiles([0.05, 0.95])

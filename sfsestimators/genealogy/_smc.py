@@ -111,7 +111,8 @@ def smc_model(log_n, rho, theta, left, *, n_sub=8, max_count=8, halvings=5):
     500 bp bin sees about one).
     """
     dt = log_n.dtype
-    lam = 0.5 * torch.exp(-torch.clamp(log_n, min=0.0, max=30.0))  # coalescence rate of two lineages per generation
+    # coalescence rate of two lineages per generation
+    lam = 0.5 * torch.exp(-torch.clamp(log_n, min=0.0, max=30.0))
     k_n = len(left)
     left_t = torch.as_tensor(left, dtype=dt)
     width = left_t[1:] - left_t[:-1]
@@ -179,7 +180,8 @@ def smc_model(log_n, rho, theta, left, *, n_sub=8, max_count=8, halvings=5):
 def forward_backward(counts, pi, trans, emit, blocks, chunk=256):
     """The E-step on all sequences at once (columns of ``counts``): the log-likelihood and,
     per block of bins (``blocks``: block index of each bin, non-decreasing), the expected
-    transitions (K, K), emissions (K, C) and first states (K,).
+    transitions (n_blocks, K, K) and emissions (n_blocks, K, C), and the expected first
+    states (K,) of all sequences.
 
     The recursions run in float32 (scaled per step); the expected counts are summed in
     float64, ``chunk`` steps per matrix product."""
@@ -286,10 +288,9 @@ def calibrated_error(decoder, point):
 
 
 def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_GRID,
-           bin_size=500, max_pairs=60, smoothing=0.03, ridge=0.01, n_iter=30, tol=0.05, n_boot=10,
-           n_draws=None,
-           block_size=1e6, max_count=8, init=None, reference=None, accessible=None,
-           model_error=None, random_state=None):
+           bin_size=500, max_pairs=60, smoothing=0.03, ridge=0.01, n_iter=30, tol=0.05,
+           n_boot=10, n_draws=None, block_size=1e6, max_count=8, init=None, reference=None,
+           accessible=None, model_error=None, random_state=None):
     """N_e(t) of a sample of haplotypes by the pairwise SMC' composite likelihood.
 
     Parameters
@@ -311,9 +312,9 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
         Pairs used at most (a seeded uniform random subset of all pairs); each chromosome
         contributes each pair.
     smoothing, ridge : float, default=0.03, 0.01
-        Weights of the total variation of ln N_e and of its squared distance from the
-        constant size of the data's diversity (:func:`_penalty`), against one sequence's
-        (pair and chromosome's) log-likelihood.
+        Weights of the total variation of ln N_e and of its squared distance from
+        ``reference`` (:func:`_penalty`), against one sequence's (pair and chromosome's)
+        log-likelihood.
     n_iter, tol : int, float, default=30, 0.05
         No SQUAREM cycle (3 E-steps) starts after ``n_iter`` E-steps; stop when a cycle
         improves the penalised log-likelihood per sequence by less than ``tol``.
@@ -330,18 +331,20 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
         decoder's median); default constant at the size of the data's diversity.
     accessible : list of (BED path, intervals or None), or None
         Per chromosome: bins less than half accessible are missing, sites outside left out.
-    model_error : ndarray of shape (K,) or None, default=None
+    model_error : ndarray of shape (K,), callable, or None, default=None
         log10 sd of normal noise added to the draws: the error the one-step bootstrap
-        misses (smoothing bias, intervals the data do not inform); ``predict_ne`` passes
-        :func:`calibrated_error`. None: the bootstrap alone (too narrow a band).
+        misses (smoothing bias, intervals the data do not inform); a callable is given the
+        point estimate (sizes, (K,)) and returns it (``predict_ne`` passes
+        :func:`calibrated_error` with its decoder). None: the bootstrap alone (too narrow a
+        band).
     random_state : int, RandomState instance or None
 
     Returns
     -------
     NePosterior
         ``method="smc"``; ``samples`` (n_draws + 1, K): the point estimate, then the draws;
-        ``info`` the penalised log-likelihood per sequence after each SQUAREM step, the
-        recombination rate, pairs, bins and E-steps.
+        ``info`` the penalised log-likelihood per sequence along the EM, the recombination
+        rate, pairs, bins, E-steps and the model error added.
 
     Examples
     --------
@@ -371,9 +374,9 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
         iu = iu[np.sort(rng.choice(len(iu), max_pairs, replace=False))]
     counts = []
     for c, (g, pos, length) in enumerate(haplotypes):
-        edges = np.append(np.arange(0.0, length, bin_size), length)
         dark = None
         if accessible is not None and accessible[c] is not None:
+            edges = np.append(np.arange(0.0, length, bin_size), length)
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*inaccessible")
                 g, pos, lengths = apply_accessibility(accessible[c], g, pos, edges)
@@ -407,13 +410,12 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
     if diversity <= 0:
         raise ValueError("no pair differs at any site: the data hold no information on "
                          "N_e(t) (check the genotypes).")
+    if reference is None:  # constant at the size of the diversity: 4 N mu per bp
+        reference = diversity / (4 * mutation_rate)
+    reference = np.broadcast_to(np.asarray(reference, dtype=float), (k_n,))
     if init is None:
-        init = np.full(k_n, max(diversity, 1e-12) / (4 * mutation_rate)) if reference is None \
-            else reference
-    constant = max(diversity, 1e-12) / (4 * mutation_rate)
-    reference = torch.as_tensor(np.log(np.broadcast_to(
-        constant if reference is None else reference, (k_n,))), dtype=torch.float64)
-    penalty = (smoothing, ridge, reference)
+        init = reference
+    penalty = (smoothing, ridge, torch.as_tensor(np.log(reference), dtype=torch.float64))
     if recombination_rate is not None and not (np.isfinite(recombination_rate)
                                                and recombination_rate > 0):
         raise ValueError(f"recombination_rate is {recombination_rate!r}; expected a "
@@ -488,9 +490,12 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
     n_draws = n_boot if n_draws is None else int(n_draws)
     pick = rng.randint(1, len(boot), size=n_draws) if n_boot else np.zeros(n_draws, int)
     log_n = np.vstack([boot[:1], boot[pick]])
+    if callable(model_error):
+        model_error = model_error(np.exp(boot[0]))
     if model_error is not None:
         log_n[1:] += rng.standard_normal(log_n[1:].shape) * np.log(10) * np.broadcast_to(
             np.asarray(model_error, dtype=float), (k_n,))
     info = {"objective": trace, "recombination_rate": float(np.exp(params[-1])) / bin_size,
-            "n_pairs": len(iu), "n_bins": n_bins, "e_steps": n_e[0]}
+            "n_pairs": len(iu), "n_bins": n_bins, "e_steps": n_e[0],
+            "model_error": model_error}
     return NePosterior(np.asarray(grid, dtype=float), np.exp(log_n), "smc", info)

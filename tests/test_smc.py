@@ -183,3 +183,30 @@ def test_calibrated_error_grows_with_the_decoders_uncertainty():
     s_narrow, s_wide = calibrated_error(narrow, point), calibrated_error(wide, point)
     assert np.all(s_narrow > 0) and np.all(s_wide > s_narrow)
     assert calibrated_error(narrow, np.full(10, 1e4)) is None
+
+
+@pytest.mark.parametrize("n", [6, 20, 30])
+def test_coalescent_sfs_matches_moments(n):
+    """The expected SFS of a piecewise-constant history is 4 N / i at constant size and
+    equals moments' integration of a bottleneck; its gradient in ln N_e is finite; folding
+    sums i and n - i."""
+    import moments
+
+    from sfsestimators.genealogy._physics import coalescent_sfs
+    from sfsestimators.genealogy._smc import _fold
+
+    const = coalescent_sfs(torch.full((32,), np.log(1e4), dtype=torch.float64), LEFT, n)
+    np.testing.assert_allclose(const, 4e4 / np.arange(1, n), rtol=1e-9)
+    sizes = np.where(LEFT < 1e3, 2e4, np.where(LEFT < 2e3, 1e3, 1e4))
+    log_n = torch.tensor(np.log(sizes), requires_grad=True)
+    ours = coalescent_sfs(log_n, LEFT, n)
+    fs = moments.Demographics1D.snm([n])  # back in time -> forwards from the oldest epoch
+    for j in range(len(LEFT) - 2, -1, -1):
+        fs.integrate([sizes[j] / 1e4], (LEFT[j + 1] - LEFT[j]) / 2e4)
+    np.testing.assert_allclose(ours.detach(), fs.data[1:-1] * 4e4, rtol=1e-4)
+    ours.sum().backward()
+    assert torch.all(torch.isfinite(log_n.grad)) and float(log_n.grad.abs().sum()) > 0
+    folded = _fold(const)
+    assert len(folded) == n // 2
+    assert float(folded.sum()) == pytest.approx(float(const.sum()))
+    np.testing.assert_allclose(folded[0], 4e4 * (1 + 1 / (n - 1)))

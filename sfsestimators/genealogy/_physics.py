@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.special import comb
 
-__all__ = ["BranchStructure", "branch_structure", "implied_sfs", "sfs_chi2"]
+__all__ = ["BranchStructure", "branch_structure", "implied_sfs", "sfs_chi2", "coalescent_sfs"]
 
 
 class BranchStructure:
@@ -75,3 +76,38 @@ def sfs_chi2(expected, observed, *, eps=1.0):
     e = torch.as_tensor(expected, dtype=torch.float64)[1:-1]
     o = torch.as_tensor(np.asarray(observed, dtype=float), dtype=torch.float64)[1:-1]
     return ((o - e) ** 2 / (e + eps)).sum()
+
+
+def coalescent_sfs(log_n, left, n):
+    """The expected unfolded SFS of ``n`` haplotypes under piecewise-constant sizes, per
+    unit mutation rate: the expected length (generations) of the branches subtending
+    i = 1..n-1 samples, differentiable in ``log_n``.
+
+    ``log_n``: torch tensor (K,) of ln N_e (diploid; k lineages coalesce at rate
+    k(k-1)/2 / (2 N_e) per generation) on the intervals starting at ``left`` (K,; the first
+    0, the last open). The number of lineages is a pure-death chain whose generator is a
+    fixed matrix times the coalescence rate, so in its eigenbasis (eigenvalues
+    -k(k-1)/2) the time spent with k lineages is a sum over intervals of closed-form
+    integrals of ``exp(-k(k-1)/2 Lambda(t))`` (Polanski & Kimmel 2003). Then
+    ``E[xi_i] = sum_k k E[T_k] C(n-i-1, k-2) / C(n-1, k-1)`` (Griffiths & Tavare 1998).
+    The eigenbasis loses precision as n grows (relative 1e-12 at n = 20, 1e-9 at 30,
+    3e-7 at 40): callers project to at most 30. Agrees with moments to 1e-5 (tests).
+    """
+    dt = log_n.dtype
+    lam = 0.5 * torch.exp(-torch.clamp(log_n, min=0.0, max=30.0))
+    k = np.arange(n, 1, -1)  # states: n, n-1, ..., 2 lineages
+    rate = k * (k - 1) / 2.0
+    value, vec = np.linalg.eig(np.diag(-rate) + np.diag(rate[:-1], 1))
+    start = torch.as_tensor(vec[0].real, dtype=dt)  # the chain starts with n lineages
+    back = torch.as_tensor(np.linalg.inv(vec).real, dtype=dt)
+    c = torch.as_tensor(-value.real, dtype=dt)
+    left_t = torch.as_tensor(left, dtype=dt)
+    x = lam[:-1] * (left_t[1:] - left_t[:-1])
+    cum = torch.cat([torch.zeros(1, dtype=dt), torch.cumsum(x, 0)])  # Lambda at the edges
+    surv = torch.exp(-c[None, :] * cum[:, None])
+    spent = (surv[:-1] * -torch.expm1(-c[None, :] * x[:, None]) / lam[:-1, None]).sum(0)
+    spent = (spent + surv[-1] / lam[-1]) / c
+    tau = (start * spent) @ back
+    i, kk = np.arange(1, n)[None, :], k[:, None]
+    weight = np.where(kk - 2 <= n - i - 1, comb(n - i - 1, kk - 2) / comb(n - 1, kk - 1), 0.0)
+    return (tau * torch.as_tensor(k, dtype=dt)) @ torch.as_tensor(weight, dtype=dt)

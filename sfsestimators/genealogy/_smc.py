@@ -33,6 +33,7 @@ from sklearn.utils import check_random_state
 
 from ._features import apply_accessibility
 from ._ne import NE_TIME_GRID, NePosterior
+from ._physics import coalescent_sfs
 
 __all__ = ["pair_difference_counts", "smc_model", "smc_ne", "forward_backward",
            "calibrated_error"]
@@ -81,6 +82,53 @@ def _empty_runs(positions, n_bins, bin_size, min_bins=100):
     for k in np.flatnonzero(gap >= max(min_bins, 20 * spacing)):
         dark[site_bin[k] + 1:site_bin[k + 1]] = True
     return dark
+
+
+_SFS_MAX = 30  # the SFS term reads at most this many haplotypes (projected)
+
+
+def _block_sfs(site_data, size, block_bp, n_blocks):
+    """The unfolded SFS (1..size-1) of each genome block (``block_bp`` long; blocks span
+    the chromosomes as the bins do), every site projected to ``size`` haplotypes from those
+    that call it (:func:`projected_sfs`)."""
+    from ._decoder import projected_sfs
+
+    out = np.zeros((n_blocks, size - 1))
+    for g, pos in site_data:
+        block = np.minimum((np.asarray(pos) // block_bp).astype(np.int64), n_blocks - 1)
+        for b in np.unique(block):
+            out[b] += projected_sfs(g[block == b], size)[0][1:-1]
+    return out
+
+
+def _sfs_loglik(observed, left, weight, folded):
+    """``weight`` x the multinomial log-likelihood of the SFS ``observed`` (1..n-1) as a
+    function of ln N_e (:func:`coalescent_sfs`): the SFS's shape, its level being the
+    pairs' (the SMC reads the same diversity)."""
+    n = len(observed) + 1
+    obs = torch.as_tensor(observed, dtype=torch.float64)
+    if folded:
+        obs = _fold(obs)
+
+    def term(log_n):
+        expected = coalescent_sfs(log_n, left, n)
+        if folded:
+            expected = _fold(expected)
+        prob = expected / expected.sum()
+        return weight * torch.sum(obs * torch.log(torch.clamp(prob, min=1e-300)))
+
+    return term
+
+
+def _fold(sfs):
+    """Minor-allele SFS (1..floor(n/2)) of an unfolded one (1..n-1)."""
+    n = sfs.shape[-1] + 1
+    half = n // 2
+    low, high = sfs[..., :half], torch.flip(sfs, [-1])[..., :half]
+    folded = low + high
+    if n % 2 == 0:  # the middle class counted once
+        folded[..., -1] = low[..., -1]
+    return folded
 
 
 def _state_edges(grid):
@@ -242,9 +290,11 @@ def _penalty(log_n, smoothing, ridge, reference):
     return smoothing * tv + ridge * torch.sum((log_n - reference) ** 2)
 
 
-def _m_step(stats, params, theta, left, penalty, n_seq, fit_rho, max_iter=60):
-    """Maximise the expected complete-data log-likelihood (per sequence) minus the
-    penalty (:func:`_penalty`) over (ln N_1..K, ln rho), from ``params``."""
+def _m_step(stats, params, theta, left, penalty, n_seq, fit_rho, sfs_term=None,
+            max_iter=60):
+    """Maximise the expected complete-data log-likelihood (per sequence), plus
+    ``sfs_term(ln N)`` (the SFS's weighted log-likelihood) if given, minus the penalty
+    (:func:`_penalty`) over (ln N_1..K, ln rho), from ``params``."""
     xi, em, first = (torch.as_tensor(s, dtype=torch.float64) for s in stats)
     p = torch.tensor(params, dtype=torch.float64, requires_grad=True)
     rho0 = float(np.exp(params[-1]))
@@ -259,6 +309,8 @@ def _m_step(stats, params, theta, left, penalty, n_seq, fit_rho, max_iter=60):
         q = ((xi * torch.log(torch.clamp(trans, min=1e-300))).sum()
              + (em * torch.log(torch.clamp(emit, min=1e-300))).sum()
              + (first * torch.log(pi)).sum())
+        if sfs_term is not None:
+            q = q + sfs_term(log_n)
         loss = -q / n_seq + _penalty(log_n, *penalty)
         loss.backward()
         return loss
@@ -290,7 +342,8 @@ def calibrated_error(decoder, point):
 def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_GRID,
            bin_size=500, max_pairs=60, smoothing=0.03, ridge=0.01, n_iter=30, tol=0.05,
            n_boot=10, n_draws=None, block_size=1e6, max_count=8, init=None, reference=None,
-           accessible=None, model_error=None, random_state=None):
+           accessible=None, model_error=None, sfs_weight=1.0, folded=False,
+           random_state=None):
     """N_e(t) of a sample of haplotypes by the pairwise SMC' composite likelihood.
 
     Parameters
@@ -372,7 +425,8 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
     iu = np.array(np.triu_indices(n_hap, 1)).T
     if len(iu) > max_pairs:
         iu = iu[np.sort(rng.choice(len(iu), max_pairs, replace=False))]
-    counts = []
+    counts, site_sfs = [], []
+    sfs_size = min(n_hap, _SFS_MAX)
     for c, (g, pos, length) in enumerate(haplotypes):
         dark = None
         if accessible is not None and accessible[c] is not None:
@@ -392,6 +446,8 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
                               "accessible= to say which sequence was called).", stacklevel=2)
                 count[gaps] = _MISSING
         counts.append(count)
+        if sfs_weight:
+            site_sfs.append((g, pos))
     n_bins = max(len(c) for c in counts)
     stacked = np.full((n_bins, len(iu) * len(counts)), _MISSING, dtype=np.int8)
     for i, c in enumerate(counts):
@@ -426,6 +482,10 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
                                      else recombination_rate) * bin_size)]])
     per_block = max(1, int(round(block_size / bin_size)))
     blocks = np.arange(n_bins) // per_block
+    sfs_blocks, sfs_term = None, None
+    if sfs_weight and sfs_size >= 3:
+        sfs_blocks = _block_sfs(site_sfs, sfs_size, bin_size * per_block, blocks[-1] + 1)
+        sfs_term = _sfs_loglik(sfs_blocks.sum(0), left, sfs_weight, folded)
     n_seq = stacked.shape[1]
     n_e = [0]
 
@@ -438,13 +498,16 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
         loglik, xi, em, first = forward_backward(stacked, pi.numpy(), trans.numpy(),
                                                  emit.numpy(), blocks)
         # the penalised objective the M-step maximises, per sequence
-        objective = loglik / n_seq - float(_penalty(torch.tensor(p[:-1]), *penalty))
+        log_n = torch.tensor(p[:-1], dtype=torch.float64)
+        if sfs_term is not None:
+            loglik += float(sfs_term(log_n))
+        objective = loglik / n_seq - float(_penalty(log_n, *penalty))
         return objective, (xi, em, first)
 
     def m_step(p, stats):
         xi, em, first = stats
         return _m_step((xi.sum(0), em.sum(0), first), p, theta, left, penalty, n_seq,
-                       fit_rho)
+                       fit_rho, sfs_term)
 
     # EM accelerated by SQUAREM (Varadhan & Roland 2008): two EM steps, an extrapolation
     # along them, one EM step from there (kept only if the objective did not fall)
@@ -484,7 +547,9 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
     for _ in range(n_boot):
         take = np.bincount(rng.randint(n_blocks, size=n_blocks), minlength=n_blocks)
         stats = (np.tensordot(take, xi, 1), np.tensordot(take, em, 1), first)
-        boot.append(_m_step(stats, params, theta, left, penalty, n_seq, fit_rho,
+        term = None if sfs_term is None else _sfs_loglik(take @ sfs_blocks, left, sfs_weight,
+                                                         folded)
+        boot.append(_m_step(stats, params, theta, left, penalty, n_seq, fit_rho, term,
                             max_iter=30)[:-1])
     boot = np.array(boot)
     n_draws = n_boot if n_draws is None else int(n_draws)

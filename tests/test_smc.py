@@ -210,3 +210,34 @@ def test_coalescent_sfs_matches_moments(n):
     assert len(folded) == n // 2
     assert float(folded.sum()) == pytest.approx(float(const.sum()))
     np.testing.assert_allclose(folded[0], 4e4 * (1 + 1 / (n - 1)))
+
+
+@pytest.mark.filterwarnings("ignore:the EM of smc_ne")
+def test_smc_ne_sfs_term_reads_the_spectrum(bottleneck_data):
+    """The SFS term's blocks add up to the whole data's projected SFS, its likelihood
+    prefers the simulated bottleneck to a constant size, and smc_ne reports it."""
+    from sfsestimators.genealogy._decoder import projected_sfs
+    from sfsestimators.genealogy._smc import _block_sfs, _sfs_loglik
+
+    history, haps = bottleneck_data
+    blocks = _block_sfs([(g, pos) for g, pos, _ in haps], 8, 1e6, 4)
+    whole = sum(projected_sfs(g, 8)[0][1:-1] for g, _, _ in haps)
+    assert blocks.shape == (4, 7)
+    np.testing.assert_allclose(blocks.sum(0), whole)
+    # a recent tenfold expansion: its excess of rare alleles is what the term reads
+    growth = SizeHistory(np.array([0.0, 500.0]), np.array([1e5, 5e3]))
+    g, _, _ = as_genotypes(simulate(growth, 16, 2e6, mutation_rate=MU,
+                                    recombination_rate=1e-8, random_state=9))
+    true = torch.tensor(np.log(growth.size_at(np.r_[LEFT[1] / 2, LEFT[1:] * 1.01])))
+    flat = torch.full((len(LEFT),), np.log(2e4), dtype=torch.float64)
+    for folded in (False, True):
+        term = _sfs_loglik(projected_sfs(g, 16)[0][1:-1], LEFT, 1.0, folded)
+        assert float(term(true)) > float(term(flat)) + 10
+    post = smc_ne(haps, MU, max_pairs=6, n_boot=2, n_iter=3, recombination_rate=1e-8,
+                  random_state=0)
+    assert post.info["sfs_weight"] == 3.0 and post.info["sfs_sites"] == pytest.approx(
+        projected_sfs(np.vstack([g for g, _, _ in haps]), 8)[0][1:-1].sum())
+    alone = smc_ne(haps, MU, max_pairs=6, n_boot=0, n_iter=3, recombination_rate=1e-8,
+                   sfs_weight=0, random_state=0)
+    assert alone.info["sfs_sites"] == 0.0
+    assert not np.allclose(alone.samples[0], post.samples[0])

@@ -408,8 +408,10 @@ class NeDecoderMixin:
             ``"decoder"``: draws of the learnt decoder (a normalizing flow over the
             prior's histories, conditioned on the pooled summaries; seconds).
             ``"smc"``: the decoder's median refined by the pairwise SMC' composite
-            likelihood of the genotypes (:func:`smc_ne`: PSMC's model on 60 pairs, EM;
-            its ridge pulls towards the decoder's median where the data are silent);
+            likelihood of the genotypes (:func:`smc_ne`: PSMC's model on 60 pairs, EM)
+            and the multinomial likelihood of their SFS (weight ``sfs_weight=3``; the
+            recent sizes); its ridge pulls towards the decoder's median where the data are
+            silent;
             draws: the block bootstrap plus normal noise of the error measured on
             simulations of the decoder's prior (:func:`calibrated_error`: it grows with the
             decoder's own uncertainty); about a minute for 3 x 10 Mb of 20 haplotypes.

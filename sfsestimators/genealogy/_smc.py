@@ -342,7 +342,7 @@ def calibrated_error(decoder, point):
 def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_GRID,
            bin_size=500, max_pairs=60, smoothing=0.03, ridge=0.01, n_iter=30, tol=0.05,
            n_boot=10, n_draws=None, block_size=1e6, max_count=8, init=None, reference=None,
-           accessible=None, model_error=None, sfs_weight=1.0, folded=False,
+           accessible=None, model_error=None, sfs_weight=3.0, folded=False,
            random_state=None):
     """N_e(t) of a sample of haplotypes by the pairwise SMC' composite likelihood.
 
@@ -390,6 +390,16 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
         point estimate (sizes, (K,)) and returns it (``predict_ne`` passes
         :func:`calibrated_error` with its decoder). None: the bootstrap alone (too narrow a
         band).
+    sfs_weight : float, default=3.0
+        Weight of the SFS's multinomial log-likelihood (its shape under the sizes,
+        :func:`coalescent_sfs`; every site projected to ``min(n, 30)`` haplotypes from those
+        that call it) added to the M-step's objective, against the sum of the sequences'
+        log-likelihoods: the SFS reads the recent sizes the pairs barely see (phlash's
+        other half). 3 was the best of 0, 1, 3, 10, 30 on the bottleneck benchmark with
+        60 pairs; 0 leaves the pairs alone.
+    folded : bool, default=False
+        Read the SFS folded (minor-allele counts), for data whose ancestral allele is not
+        known; unfolded takes allele 1 as derived.
     random_state : int, RandomState instance or None
 
     Returns
@@ -397,7 +407,8 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
     NePosterior
         ``method="smc"``; ``samples`` (n_draws + 1, K): the point estimate, then the draws;
         ``info`` the penalised log-likelihood per sequence along the EM, the recombination
-        rate, pairs, bins, E-steps and the model error added.
+        rate, pairs, bins, E-steps, the model error added, the SFS's weight and its
+        segregating sites (projected).
 
     Examples
     --------
@@ -562,5 +573,6 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
             np.asarray(model_error, dtype=float), (k_n,))
     info = {"objective": trace, "recombination_rate": float(np.exp(params[-1])) / bin_size,
             "n_pairs": len(iu), "n_bins": n_bins, "e_steps": n_e[0],
-            "model_error": model_error}
+            "model_error": model_error, "sfs_weight": sfs_weight if sfs_term else 0.0,
+            "sfs_sites": float(sfs_blocks.sum()) if sfs_term else 0.0}
     return NePosterior(np.asarray(grid, dtype=float), np.exp(log_n), "smc", info)

@@ -131,6 +131,9 @@ def test_smc_ne_reads_missing_and_inaccessible_bins_as_missing(bottleneck_data):
     post2 = smc_ne([(g_missing, pos, length)], MU, max_pairs=6, n_boot=0, n_iter=3,
                    recombination_rate=1e-8, random_state=0)
     assert np.all(np.isfinite(post2.samples))
+    # a third of the sites miss one call: the SFS is projected to 7, no site dropped
+    assert post2.info["sfs_size"] == 7 and post2.info["sfs_sites"] > 0.9 * np.sum(
+        ((g == 1).sum(1) > 0) & ((g == 1).sum(1) < 8))
     with pytest.raises(ValueError, match="same samples"):
         smc_ne([(g, pos, length), (g[:, :4], pos, length)], MU)
     with pytest.raises(ValueError, match="recombination_rate is 0"):
@@ -185,7 +188,7 @@ def test_calibrated_error_grows_with_the_decoders_uncertainty():
     assert calibrated_error(narrow, np.full(10, 1e4)) is None
 
 
-@pytest.mark.parametrize("n", [6, 20, 30])
+@pytest.mark.parametrize("n", [6, 7, 20, 30])
 def test_coalescent_sfs_matches_moments(n):
     """The expected SFS of a piecewise-constant history is 4 N / i at constant size and
     equals moments' integration of a bottleneck; its gradient in ln N_e is finite; folding
@@ -239,5 +242,10 @@ def test_smc_ne_sfs_term_reads_the_spectrum(bottleneck_data):
         projected_sfs(np.vstack([g for g, _, _ in haps]), 8)[0][1:-1].sum())
     alone = smc_ne(haps, MU, max_pairs=6, n_boot=0, n_iter=3, recombination_rate=1e-8,
                    sfs_weight=0, random_state=0)
-    assert alone.info["sfs_sites"] == 0.0
-    assert not np.allclose(alone.samples[0], post.samples[0])
+    assert alone.info["sfs_sites"] == 0.0 and alone.info["sfs_weight"] == 0.0
+    # the fit that reads the SFS explains it better than the fit that does not
+    term = _sfs_loglik(whole, LEFT, 1.0, False)
+    assert float(term(torch.tensor(np.log(post.samples[0])))) > float(
+        term(torch.tensor(np.log(alone.samples[0]))))
+    with pytest.raises(ValueError, match="sfs_weight is nan"):
+        smc_ne(haps, MU, sfs_weight=float("nan"))

@@ -87,10 +87,23 @@ def _empty_runs(positions, n_bins, bin_size, min_bins=100):
 _SFS_MAX = 30  # the SFS term reads at most this many haplotypes (projected)
 
 
+def _sfs_size(site_data, cap=_SFS_MAX):
+    """The number of haplotypes the SFS term projects to: at most ``cap`` and at most the
+    calls of 90 % of the segregating sites (a few missing calls then drop no site)."""
+    called = []
+    for g, _ in site_data:
+        n_called, derived = (g >= 0).sum(1), (g == 1).sum(1)
+        called.append(n_called[(derived > 0) & (derived < n_called)])
+    called = np.concatenate(called) if called else np.zeros(0)
+    if not len(called):
+        return 0
+    return int(min(cap, np.floor(np.quantile(called, 0.1))))
+
+
 def _block_sfs(site_data, size, block_bp, n_blocks):
     """The unfolded SFS (1..size-1) of each genome block (``block_bp`` long; blocks span
     the chromosomes as the bins do), every site projected to ``size`` haplotypes from those
-    that call it (:func:`projected_sfs`)."""
+    that call it (:func:`projected_sfs`; sites with fewer calls left out)."""
     from ._decoder import projected_sfs
 
     out = np.zeros((n_blocks, size - 1))
@@ -392,14 +405,16 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
         band).
     sfs_weight : float, default=3.0
         Weight of the SFS's multinomial log-likelihood (its shape under the sizes,
-        :func:`coalescent_sfs`; every site projected to ``min(n, 30)`` haplotypes from those
-        that call it) added to the M-step's objective, against the sum of the sequences'
+        :func:`coalescent_sfs`; every site projected to at most 30 haplotypes and at most
+        the calls of 90 % of the segregating sites) added to the M-step's objective, per
+        60 pairs (it is multiplied by pairs / 60), against the sum of the sequences'
         log-likelihoods: the SFS reads the recent sizes the pairs barely see (phlash's
         other half). 3 was the best of 0, 1, 3, 10, 30 on the bottleneck benchmark with
         60 pairs; 0 leaves the pairs alone.
     folded : bool, default=False
         Read the SFS folded (minor-allele counts), for data whose ancestral allele is not
-        known; unfolded takes allele 1 as derived.
+        known (a VCF's REF is not the ancestral allele unless it was polarised); unfolded
+        takes allele 1 as derived, as the decoder does.
     random_state : int, RandomState instance or None
 
     Returns
@@ -437,7 +452,6 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
     if len(iu) > max_pairs:
         iu = iu[np.sort(rng.choice(len(iu), max_pairs, replace=False))]
     counts, site_sfs = [], []
-    sfs_size = min(n_hap, _SFS_MAX)
     for c, (g, pos, length) in enumerate(haplotypes):
         dark = None
         if accessible is not None and accessible[c] is not None:
@@ -488,15 +502,24 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
         raise ValueError(f"recombination_rate is {recombination_rate!r}; expected a "
                          "positive number per bp per generation, or None to estimate it.")
     fit_rho = recombination_rate is None
+    if not (np.isfinite(sfs_weight) and sfs_weight >= 0):
+        raise ValueError(f"sfs_weight is {sfs_weight!r}; expected a finite number >= 0 (0 "
+                         "leaves the SFS out).")
     params = np.concatenate([np.log(np.asarray(init, dtype=float)),
                              [np.log((mutation_rate if recombination_rate is None
                                      else recombination_rate) * bin_size)]])
     per_block = max(1, int(round(block_size / bin_size)))
     blocks = np.arange(n_bins) // per_block
-    sfs_blocks, sfs_term = None, None
-    if sfs_weight and sfs_size >= 3:
-        sfs_blocks = _block_sfs(site_sfs, sfs_size, bin_size * per_block, blocks[-1] + 1)
-        sfs_term = _sfs_loglik(sfs_blocks.sum(0), left, sfs_weight, folded)
+    sfs_blocks, sfs_term, sfs_size = None, None, 0
+    weight = sfs_weight * len(iu) / 60  # the weight was tuned against 60 pairs
+    if sfs_weight > 0:
+        sfs_size = _sfs_size(site_sfs)
+        if sfs_size < 3:
+            warnings.warn("the SFS term is left out: fewer than 3 haplotypes call most "
+                          "segregating sites.", stacklevel=2)
+        else:
+            sfs_blocks = _block_sfs(site_sfs, sfs_size, bin_size * per_block, blocks[-1] + 1)
+            sfs_term = _sfs_loglik(sfs_blocks.sum(0), left, weight, folded)
     n_seq = stacked.shape[1]
     n_e = [0]
 
@@ -558,7 +581,7 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
     for _ in range(n_boot):
         take = np.bincount(rng.randint(n_blocks, size=n_blocks), minlength=n_blocks)
         stats = (np.tensordot(take, xi, 1), np.tensordot(take, em, 1), first)
-        term = None if sfs_term is None else _sfs_loglik(take @ sfs_blocks, left, sfs_weight,
+        term = None if sfs_term is None else _sfs_loglik(take @ sfs_blocks, left, weight,
                                                          folded)
         boot.append(_m_step(stats, params, theta, left, penalty, n_seq, fit_rho, term,
                             max_iter=30)[:-1])
@@ -573,6 +596,8 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
             np.asarray(model_error, dtype=float), (k_n,))
     info = {"objective": trace, "recombination_rate": float(np.exp(params[-1])) / bin_size,
             "n_pairs": len(iu), "n_bins": n_bins, "e_steps": n_e[0],
-            "model_error": model_error, "sfs_weight": sfs_weight if sfs_term else 0.0,
-            "sfs_sites": float(sfs_blocks.sum()) if sfs_term else 0.0}
+            "model_error": model_error,
+            "sfs_weight": 0.0 if sfs_term is None else float(sfs_weight),
+            "sfs_size": 0 if sfs_term is None else sfs_size,
+            "sfs_sites": 0.0 if sfs_term is None else float(sfs_blocks.sum())}
     return NePosterior(np.asarray(grid, dtype=float), np.exp(log_n), "smc", info)

@@ -13,7 +13,8 @@
   pooled summary of the predictions (:class:`NeDecoder`, :class:`NeSummary`);
 - ``_smc``: N_e(t) by the pairwise SMC' composite likelihood of the genotypes (PSMC's
   hidden Markov model on many pairs, EM), what ``predict_ne`` refines the decoder with;
-- ``_physics``: the SFS a genealogy implies, differentiable in its node times;
+- ``_physics``: the SFS a genealogy implies, differentiable in its node times, and the
+  expected SFS of a piecewise-constant size history (``coalescent_sfs``);
 - ``_estimator``: the estimator, a skorch ``NeuralNet`` around
   :class:`sfsestimators.nn.PairConvNet`.
 """
@@ -57,7 +58,7 @@ from ._features import (
 )
 from ._ne import NE_TIME_GRID, NePosterior, ne_from_times, ne_posterior
 from ._ne_training import load_training_set, ne_training_set, train_ne_decoder
-from ._physics import branch_structure, implied_sfs, sfs_chi2
+from ._physics import branch_structure, coalescent_sfs, implied_sfs, sfs_chi2
 from ._prediction import GenealogyPrediction, PairwisePrediction
 from ._smc import smc_ne
 
@@ -72,4 +73,4 @@ __all__ = ["MainspringARGEstimator", "GenealogyPrediction", "PairwisePrediction"
            "DIVERGENCE_SCALES", "LOG_D_EDGES", "Phase", "CURRICULUM",
            "COMPONENTS", "composite_loss", "window_trees", "trees_implied_sfs",
            "scale_curriculum", "CopyingHead", "copying_features", "rare_sharing",
-           "train_copying_head", "true_closest", "candidates", "smc_ne"]
+           "train_copying_head", "true_closest", "candidates", "smc_ne", "coalescent_sfs"]

@@ -196,7 +196,7 @@ def test_coalescent_sfs_matches_moments(n):
     import moments
 
     from sfsestimators.genealogy._physics import coalescent_sfs
-    from sfsestimators.genealogy._smc import _fold
+    from sfsestimators.spectrum import fold
 
     const = coalescent_sfs(torch.full((32,), np.log(1e4), dtype=torch.float64), LEFT, n)
     np.testing.assert_allclose(const, 4e4 / np.arange(1, n), rtol=1e-9)
@@ -209,10 +209,12 @@ def test_coalescent_sfs_matches_moments(n):
     np.testing.assert_allclose(ours.detach(), fs.data[1:-1] * 4e4, rtol=1e-4)
     ours.sum().backward()
     assert torch.all(torch.isfinite(log_n.grad)) and float(log_n.grad.abs().sum()) > 0
-    folded = _fold(const)
-    assert len(folded) == n // 2
+    # the folding the SFS term uses (0..n with empty corners, moments' convention)
+    folded = fold(torch.cat([torch.zeros(1, dtype=torch.float64), const,
+                             torch.zeros(1, dtype=torch.float64)]))
+    assert int(torch.count_nonzero(folded)) == n // 2
     assert float(folded.sum()) == pytest.approx(float(const.sum()))
-    np.testing.assert_allclose(folded[0], 4e4 * (1 + 1 / (n - 1)))
+    np.testing.assert_allclose(folded[1], 4e4 * (1 + 1 / (n - 1)))
 
 
 @pytest.mark.filterwarnings("ignore:the EM of smc_ne")

@@ -11,6 +11,8 @@ and read once; the times are a torch tensor, so a loss on the SFS has gradients 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 from scipy.special import comb
@@ -105,12 +107,7 @@ def coalescent_sfs(log_n, left, n):
     """
     dt = log_n.dtype
     lam = 0.5 * torch.exp(-torch.clamp(log_n, min=0.0, max=30.0))
-    k = np.arange(n, 1, -1)  # states: n, n-1, ..., 2 lineages
-    rate = k * (k - 1) / 2.0
-    value, vec = np.linalg.eig(np.diag(-rate) + np.diag(rate[:-1], 1))
-    start = torch.as_tensor(vec[0].real, dtype=dt)  # the chain starts with n lineages
-    back = torch.as_tensor(np.linalg.inv(vec).real, dtype=dt)
-    c = torch.as_tensor(-value.real, dtype=dt)
+    k, start, back, c, weight = (torch.as_tensor(a, dtype=dt) for a in _lineage_chain(n))
     left_t = torch.as_tensor(left, dtype=dt)
     x = lam[:-1] * (left_t[1:] - left_t[:-1])
     cum = torch.cat([torch.zeros(1, dtype=dt), torch.cumsum(x, 0)])  # Lambda at the edges
@@ -118,6 +115,18 @@ def coalescent_sfs(log_n, left, n):
     spent = (surv[:-1] * -torch.expm1(-c[None, :] * x[:, None]) / lam[:-1, None]).sum(0)
     spent = (spent + surv[-1] / lam[-1]) / c
     tau = (start * spent) @ back
+    return (tau * k) @ weight
+
+
+@functools.lru_cache(maxsize=32)
+def _lineage_chain(n):
+    """What :func:`coalescent_sfs` needs of n alone (computed once per n, not per call of
+    an optimiser): the lineage counts n..2, the chain's start and inverse eigenvectors,
+    its rates k(k-1)/2 in the eigenvectors' order, and the Griffiths-Tavare weights."""
+    k = np.arange(n, 1, -1)  # states: n, n-1, ..., 2 lineages
+    rate = k * (k - 1) / 2.0
+    value, vec = np.linalg.eig(np.diag(-rate) + np.diag(rate[:-1], 1))
     i, kk = np.arange(1, n)[None, :], k[:, None]
     weight = np.where(kk - 2 <= n - i - 1, comb(n - i - 1, kk - 2) / comb(n - 1, kk - 1), 0.0)
-    return (tau * torch.as_tensor(k, dtype=dt)) @ torch.as_tensor(weight, dtype=dt)
+    # vec[0]: the chain starts with n lineages
+    return k.astype(float), vec[0].real, np.linalg.inv(vec).real, -value.real, weight

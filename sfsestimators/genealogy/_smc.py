@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
+from ..spectrum import fold
 from ._features import apply_accessibility
 from ._ne import NE_TIME_GRID, NePosterior
 from ._physics import coalescent_sfs
@@ -117,31 +118,23 @@ def _block_sfs(site_data, size, block_bp, n_blocks):
 def _sfs_loglik(observed, left, weight, folded):
     """``weight`` x the multinomial log-likelihood of the SFS ``observed`` (1..n-1) as a
     function of ln N_e (:func:`coalescent_sfs`): the SFS's shape, its level being the
-    pairs' (the SMC reads the same diversity)."""
+    pairs' (the SMC reads the same diversity). ``folded``: both spectra folded
+    (:func:`sfsestimators.spectrum.fold`, moments' convention)."""
     n = len(observed) + 1
-    obs = torch.as_tensor(observed, dtype=torch.float64)
-    if folded:
-        obs = _fold(obs)
+    corner = torch.zeros(1, dtype=torch.float64)
+
+    def spectrum(polymorphic):  # 0..n with empty corners, folded if asked
+        full = torch.cat([corner, polymorphic, corner])
+        return fold(full) if folded else full
+
+    obs = spectrum(torch.as_tensor(observed, dtype=torch.float64))
 
     def term(log_n):
-        expected = coalescent_sfs(log_n, left, n)
-        if folded:
-            expected = _fold(expected)
+        expected = spectrum(coalescent_sfs(log_n, left, n))
         prob = expected / expected.sum()
-        return weight * torch.sum(obs * torch.log(torch.clamp(prob, min=1e-300)))
+        return weight * torch.sum(torch.xlogy(obs, torch.clamp(prob, min=1e-300)))
 
     return term
-
-
-def _fold(sfs):
-    """Minor-allele SFS (1..floor(n/2)) of an unfolded one (1..n-1)."""
-    n = sfs.shape[-1] + 1
-    half = n // 2
-    low, high = sfs[..., :half], torch.flip(sfs, [-1])[..., :half]
-    folded = low + high
-    if n % 2 == 0:  # the middle class counted once
-        folded[..., -1] = low[..., -1]
-    return folded
 
 
 def _state_edges(grid):
@@ -448,6 +441,9 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
     if len(set(widths)) > 1 or n_hap < 2:
         raise ValueError(f"the chromosomes hold {widths} haplotypes; expected the same "
                          "samples (at least 2 haplotypes) in every one.")
+    if not (np.isfinite(sfs_weight) and sfs_weight >= 0):
+        raise ValueError(f"sfs_weight is {sfs_weight!r}; expected a finite number >= 0 (0 "
+                         "leaves the SFS out).")
     iu = np.array(np.triu_indices(n_hap, 1)).T
     if len(iu) > max_pairs:
         iu = iu[np.sort(rng.choice(len(iu), max_pairs, replace=False))]
@@ -502,9 +498,6 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
         raise ValueError(f"recombination_rate is {recombination_rate!r}; expected a "
                          "positive number per bp per generation, or None to estimate it.")
     fit_rho = recombination_rate is None
-    if not (np.isfinite(sfs_weight) and sfs_weight >= 0):
-        raise ValueError(f"sfs_weight is {sfs_weight!r}; expected a finite number >= 0 (0 "
-                         "leaves the SFS out).")
     params = np.concatenate([np.log(np.asarray(init, dtype=float)),
                              [np.log((mutation_rate if recombination_rate is None
                                      else recombination_rate) * bin_size)]])

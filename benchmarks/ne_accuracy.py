@@ -181,10 +181,10 @@ def main():
                 acc.append((rmse(post.median_at(GRID), true), band_cover(post, true), t_ours,
                             rmse(dec.median_at(GRID), true), band_cover(dec, true),
                             rmse(hazard.median_at(GRID), true), r_s, t_sfs,
-                            rmse(oracle_curve, true)))
+                            rmse(oracle_curve, true), c_ours))
             rows.append((name, 2 * n_dip, *np.mean(acc, axis=0)))
             print(f"{name} ({2 * n_dip} haplotypes) done", flush=True)
-    head = (f"{'case':<18} {'haps':>5} {'ours RMSE':>10} {'cov90':>6} {'s ours':>7} "
+    head = (f"{'case':<18} {'haps':>5} {'ours RMSE':>10} {'cov90':>6} {'s ours':>7} {'CPU s':>6} "
             f"{'decoder':>8} {'cov90':>6} {'hazard':>7} {'SFS RMSE':>9} {'s SFS':>6} "
             f"{'oracle':>7} {'ours-oracle':>12} {'phlash':>7}")
     print(f"{args.replicates} replicate(s) per row; {args.diploids[0]} diploids x "
@@ -192,8 +192,8 @@ def main():
     print(head)
     print("-" * len(head))
     anchor = {"(a)": 0.225, "(b)": 0.245, "(c)": 0.203}
-    for name, haps, r_o, cov, t_o, r_d, cov_d, r_h, r_s, t_s, r_or in rows:
-        print(f"{name:<18} {haps:>5} {r_o:>10.3f} {cov:>6.2f} {t_o:>7.1f} {r_d:>8.3f} "
+    for name, haps, r_o, cov, t_o, r_d, cov_d, r_h, r_s, t_s, r_or, c_o in rows:
+        print(f"{name:<18} {haps:>5} {r_o:>10.3f} {cov:>6.2f} {t_o:>7.1f} {c_o:>6.1f} {r_d:>8.3f} "
               f"{cov_d:>6.2f} {r_h:>7.3f} {r_s:>9.3f} {t_s:>6.1f} {r_or:>7.3f} "
               f"{r_o - r_or:>12.3f} "
               f"{anchor.get(name[:3], float('nan')):>7.3f}")

@@ -401,8 +401,8 @@ class NeDecoderMixin:
         recombination_rate : float, default=None
             Of the data (``method="smc"``); default: estimated with the sizes.
         accessible : BED path or intervals, default=None
-            For a single X only. With ``"smc"``, 500 bp bins less than half accessible are
-            read as missing.
+            For a single X only. With ``"smc"``, bins (``info["bin_size"]`` bp) less than
+            half accessible are read as missing.
         n_draws : int, default=200
         method : {"smc", "decoder"}, default="smc"
             ``"decoder"``: draws of the learnt decoder (a normalizing flow over the
@@ -414,7 +414,7 @@ class NeDecoderMixin:
             silent;
             draws: the block bootstrap plus normal noise of the error measured on
             simulations of the decoder's prior (:func:`calibrated_error`: it grows with the
-            decoder's own uncertainty); about a minute for 3 x 10 Mb of 20 haplotypes.
+            decoder's own uncertainty); 30-40 s for 3 x 10 Mb of 20 haplotypes.
         smc_params : dict, default=None
             Other keyword arguments of :func:`smc_ne` (``max_pairs``, ``smoothing``,
             ``ridge``, ``bin_size``, ...).

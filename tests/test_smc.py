@@ -6,7 +6,6 @@ import torch
 
 from sfsestimators.genealogy import NE_TIME_GRID, as_genotypes
 from sfsestimators.genealogy._smc import (
-    _auto_bin_size,
     _state_edges,
     forward_backward,
     pair_difference_counts,
@@ -117,26 +116,34 @@ def test_smc_ne_finds_a_bottleneck_and_the_recombination_rate(bottleneck_data):
     np.testing.assert_array_equal(again.samples, once.samples)
 
 
-@pytest.mark.filterwarnings("ignore:the EM of smc_ne")
+@pytest.mark.filterwarnings("ignore:the EM of smc_ne", "ignore:50 % of the pair-bins")
 def test_smc_ne_bins_hold_half_a_difference_per_pair(bottleneck_data):
-    """bin_size="auto": the bin in which a pair differs at 0.5 sites on average, by
-    tskit's pairwise diversity; 1,000 bp at most, finer for diverse data; told in info."""
-    history, _ = bottleneck_data
-    tss = [simulate(history, 8, 4e6, mutation_rate=MU, recombination_rate=1e-8,
-                    random_state=s) for s in (5, 6)]
-    haps = [as_genotypes(ts) for ts in tss]
-    pairs = np.array(np.triu_indices(8, 1)).T
-    diversity = np.mean([ts.diversity() for ts in tss])
-    expected = int(np.clip(np.round(0.5 / diversity, -2), 100, 1000))
-    assert _auto_bin_size(haps, pairs) == expected
-    post = smc_ne(haps, MU, max_pairs=28, n_boot=0, n_iter=3, random_state=0)
-    assert post.info["bin_size"] == expected
+    """bin_size="auto": the bin in which a pair differs at 0.5 sites on average (by tskit's
+    pairwise diversity), of the accessible sequence only; 1,000 bp at most, finer for
+    diverse data; told in info."""
+    _, haps = bottleneck_data
+    assert smc_ne(haps, MU, max_pairs=6, n_boot=0, n_iter=3,
+                  random_state=0).info["bin_size"] == 1000  # 0.5 / diversity: 1,500
+    ts = simulate(SizeHistory([0.0], [3e4]), 8, 3e6, mutation_rate=MU,
+                  recombination_rate=1e-8, random_state=2)
+    g, pos, length = as_genotypes(ts)
+    wanted = 0.5 / ts.diversity()  # 0.5 / (4 N mu): about 320 bp
+    post = smc_ne([(g, pos, length)], MU, max_pairs=28, n_boot=0, n_iter=3, random_state=0)
+    assert abs(post.info["bin_size"] - wanted) <= 60
+    # half the sequence not called (no sites there, said by accessible=): the bin of the
+    # called half, not of twice its length
+    keep = pos < 1.5e6
+    half = smc_ne([(g[keep], pos[keep], length)], MU, max_pairs=28, n_boot=0, n_iter=3,
+                  random_state=0, accessible=[[[0.0, 1.5e6]]])
+    called = 0.5 / ts.diversity(windows=[0, 1.5e6, length])[0]
+    assert abs(half.info["bin_size"] - called) <= 60
     diverse = simulate(SizeHistory([0.0], [2e5]), 4, 3e5, mutation_rate=MU,
                        recombination_rate=1e-8, random_state=1)
-    assert _auto_bin_size([as_genotypes(diverse)], np.array([[0, 1], [2, 3]])) < 200
+    assert smc_ne([as_genotypes(diverse)], MU, n_boot=0, n_iter=3,
+                  random_state=0).info["bin_size"] == 100  # 0.5 / diversity: 48
     assert smc_ne(haps, MU, bin_size=700, max_pairs=6, n_boot=0, n_iter=3,
                   random_state=0).info["bin_size"] == 700
-    for bad in (0, -5, np.nan, "fine"):
+    for bad in (0, -5, 2.5, np.nan, True, "fine"):
         with pytest.raises(ValueError, match="bin_size is"):
             smc_ne(haps, MU, bin_size=bad)
 

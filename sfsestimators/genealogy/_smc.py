@@ -85,21 +85,51 @@ def _empty_runs(positions, n_bins, bin_size, min_bins=100):
     return dark
 
 
-def _auto_bin_size(haplotypes, pairs, per_bin=0.5, low=100, high=1000):
+def _auto_bin_size(pilot, pilot_bin, per_bin=0.5, low=100, high=1000):
     """The bin (bp, a multiple of 100 in [``low``, ``high``]) in which a pair differs at
-    ``per_bin`` sites on average (pairwise diversity x bin; missing calls count as equal).
-    Human-like data (diversity 5e-4 per bp) get 1,000 bp: on the benchmark histories as
-    accurate as 500 bp (log10-RMSE within 0.01 on (a)-(e)) in 60 % of the time; more
-    diverse data get finer bins, so the counts stay below ``max_count`` and a bin rarely
-    holds more than one recombination in the states the data inform."""
-    differ = length = 0.0
-    for g, _, seq_len in haplotypes:
-        a, b = g[:, pairs[:, 0]], g[:, pairs[:, 1]]
-        differ += float(((a != b) & (a >= 0) & (b >= 0)).sum())
-        length += float(seq_len) * len(pairs)
-    if differ <= 0:
+    ``per_bin`` sites on average, from the pairs' difference counts in ``pilot_bin`` bp
+    bins (``pilot``, missing bins -1: missing calls, inaccessible sequence and site-free
+    runs say nothing). Human-like data (diversity 5e-4 per bp) get 1,000 bp: on the
+    benchmark histories as accurate as 500 bp (log10-RMSE within 0.01 on (a)-(e)) in 60 % of
+    the time; more diverse data get finer bins, so the counts stay below ``max_count`` and a
+    bin rarely holds more than one recombination in the states the data inform."""
+    seen = pilot >= 0
+    diversity = pilot[seen].mean() / pilot_bin if seen.any() else 0.0
+    if diversity <= 0:
         return high
-    return int(np.clip(np.round(per_bin * length / differ, -2), low, high))
+    return int(np.clip(np.round(per_bin / diversity, -2), low, high))
+
+
+def _read_pairs(haplotypes, pairs, bin_size, max_count, accessible):
+    """The pairs' difference counts per bin, all chromosomes side by side (n_bins, pairs x
+    chromosomes; -1 missing: inaccessible, or in a long site-free run, warned), and each
+    chromosome's (genotypes, positions) inside its accessible sequence."""
+    counts, site_data = [], []
+    for c, (g, pos, length) in enumerate(haplotypes):
+        dark = None
+        if accessible is not None and accessible[c] is not None:
+            edges = np.append(np.arange(0.0, length, bin_size), length)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*inaccessible")
+                g, pos, lengths = apply_accessibility(accessible[c], g, pos, edges)
+            dark = lengths < 0.5 * np.diff(edges)
+        count = pair_difference_counts(g, pos, length, pairs, bin_size, max_count)
+        if dark is not None:
+            count[dark] = _MISSING
+        else:
+            gaps = _empty_runs(pos, len(count), bin_size)
+            if gaps.any():
+                warnings.warn(f"chromosome {c}: {int(gaps.sum())} bins of {bin_size} bp lie in "
+                              "long runs without any site; they are read as missing (pass "
+                              "accessible= to say which sequence was called).", stacklevel=3)
+                count[gaps] = _MISSING
+        counts.append(count)
+        site_data.append((g, pos))
+    n_bins = max(len(c) for c in counts)
+    stacked = np.full((n_bins, len(pairs) * len(counts)), _MISSING, dtype=np.int8)
+    for i, c in enumerate(counts):
+        stacked[:len(c), i * len(pairs):(i + 1) * len(pairs)] = c
+    return stacked, site_data
 
 
 _SFS_MAX = 30  # the SFS term reads at most this many haplotypes (projected)
@@ -396,8 +426,9 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
         its K intervals.
     bin_size : int or "auto", default="auto"
         bp per hidden-state step; "auto": the multiple of 100 bp in 100-1,000 in which a
-        pair differs at 0.5 sites on average (1,000 bp for human-like diversity, 5e-4 per
-        bp; ``info["bin_size"]`` says which).
+        pair differs at 0.5 sites on average, measured on 100 bp bins of the accessible,
+        called sequence (1,000 bp for human-like diversity, 5e-4 per bp;
+        ``info["bin_size"]`` says which).
     max_pairs : int, default=60
         Pairs used at most (a seeded uniform random subset of all pairs); each chromosome
         contributes each pair.
@@ -446,8 +477,8 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
     NePosterior
         ``method="smc"``; ``samples`` (n_draws + 1, K): the point estimate, then the draws;
         ``info`` the penalised log-likelihood per sequence along the EM, the recombination
-        rate, pairs, bins, E-steps, the model error added, the SFS's weight and its
-        segregating sites (projected).
+        rate, pairs, bins and their size (``bin_size``), E-steps, the model error added,
+        the SFS's weight and its segregating sites (projected).
 
     Examples
     --------
@@ -479,38 +510,17 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
     if len(iu) > max_pairs:
         iu = iu[np.sort(rng.choice(len(iu), max_pairs, replace=False))]
     if isinstance(bin_size, str) and bin_size == "auto":
-        bin_size = _auto_bin_size(haplotypes, iu)
+        with warnings.catch_warnings():  # the pilot's warnings are the final read's
+            warnings.simplefilter("ignore")
+            pilot, _ = _read_pairs(haplotypes, iu, 100, max_count, accessible)
+        bin_size = _auto_bin_size(pilot, 100)
     elif not (isinstance(bin_size, (int, float, np.number)) and not isinstance(bin_size, bool)
-              and np.isfinite(bin_size) and bin_size >= 1):
-        raise ValueError(f"bin_size is {bin_size!r}; expected a number of bp >= 1 or "
+              and np.isfinite(bin_size) and bin_size >= 1 and bin_size == int(bin_size)):
+        raise ValueError(f"bin_size is {bin_size!r}; expected a whole number of bp >= 1 or "
                          "'auto'.")
     bin_size = int(bin_size)
-    counts, site_sfs = [], []
-    for c, (g, pos, length) in enumerate(haplotypes):
-        dark = None
-        if accessible is not None and accessible[c] is not None:
-            edges = np.append(np.arange(0.0, length, bin_size), length)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*inaccessible")
-                g, pos, lengths = apply_accessibility(accessible[c], g, pos, edges)
-            dark = lengths < 0.5 * np.diff(edges)
-        count = pair_difference_counts(g, pos, length, iu, bin_size, max_count)
-        if dark is not None:
-            count[dark] = _MISSING
-        else:
-            gaps = _empty_runs(pos, len(count), bin_size)
-            if gaps.any():
-                warnings.warn(f"chromosome {c}: {int(gaps.sum())} bins of {bin_size} bp lie in "
-                              "long runs without any site; they are read as missing (pass "
-                              "accessible= to say which sequence was called).", stacklevel=2)
-                count[gaps] = _MISSING
-        counts.append(count)
-        if sfs_weight:
-            site_sfs.append((g, pos))
-    n_bins = max(len(c) for c in counts)
-    stacked = np.full((n_bins, len(iu) * len(counts)), _MISSING, dtype=np.int8)
-    for i, c in enumerate(counts):
-        stacked[:len(c), i * len(iu):(i + 1) * len(iu)] = c
+    stacked, site_sfs = _read_pairs(haplotypes, iu, bin_size, max_count, accessible)
+    n_bins = stacked.shape[0]
     seen = stacked >= 0
     if seen.mean() < 0.5:
         warnings.warn(f"{100 * (1 - seen.mean()):.0f} % of the pair-bins are missing (a missing "

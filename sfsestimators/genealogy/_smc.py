@@ -287,7 +287,8 @@ def forward_backward(counts, pi, trans, emit, blocks, chunk=256, workspace=None)
     The recursions run in float32 (scaled per step); the expected counts are summed in
     float64, ``chunk`` steps per matrix product. ``workspace``: a dict that keeps the
     forward variables' arrays between calls (an EM's E-steps): a fresh array of that size
-    (hundreds of MB) costs its page faults at every call, 40 % of an E-step."""
+    (hundreds of MB) costs its page faults at every call (11 % of 21 E-steps
+    measured on 3 x 10 Mb x 60 pairs, up to 35 % of a single call)."""
     n_bins, n_seq = counts.shape
     k_n, n_cat = emit.shape
     lookup = np.vstack([emit.T, np.ones((1, k_n))]).astype(np.float32)  # row -1: missing

@@ -174,12 +174,12 @@ def main():
                 # the oracle: the hazard estimator on the true pairwise times
                 true_t = np.concatenate([point_tmrcas(ts, est.window_size) for ts in tss])
                 oracle_curve = step(post.grid, ne_from_times(true_t), GRID)
-                print(f"  {name} rep {rep}: ours {rmse(post.median_at(GRID), true):.3f} "
-                      f"(cov90 {band_cover(post, true):.2f}) in {t_ours:.1f} s wall, "
-                      f"{c_ours:.1f} s CPU; decoder {rmse(dec.median_at(GRID), true):.3f}",
+                r_ours, cov_ours = rmse(post.median_at(GRID), true), band_cover(post, true)
+                r_dec = rmse(dec.median_at(GRID), true)
+                print(f"  {name} rep {rep}: ours {r_ours:.3f} (cov90 {cov_ours:.2f}) in "
+                      f"{t_ours:.1f} s wall, {c_ours:.1f} s CPU; decoder {r_dec:.3f}",
                       flush=True)
-                acc.append((rmse(post.median_at(GRID), true), band_cover(post, true), t_ours,
-                            rmse(dec.median_at(GRID), true), band_cover(dec, true),
+                acc.append((r_ours, cov_ours, t_ours, r_dec, band_cover(dec, true),
                             rmse(hazard.median_at(GRID), true), r_s, t_sfs,
                             rmse(oracle_curve, true), c_ours))
             rows.append((name, 2 * n_dip, *np.mean(acc, axis=0)))

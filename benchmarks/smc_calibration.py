@@ -92,8 +92,8 @@ def summarise(out_dir, write=True):
               f"{np.mean(z[:, i] < 1.645):>6.2f} {dec_cov[i]:>14.2f}")
     print(f"overall 90 % coverage (Gaussian, in-sample): {np.mean(z < 1.645):.3f}")
     held = []  # leave one simulation out: fit on the others, cover the one left out
+    rows = np.arange(n * k).reshape(n, k)
     for i in range(n):
-        rows = np.arange(n * k).reshape(n, k)
         keep = np.delete(rows, i, axis=0).ravel()
         c_i, _ = nnls(design[keep], err.reshape(-1)[keep] ** 2)
         held.append(np.abs(err[i]) < 1.645 * np.sqrt(design[rows[i]] @ c_i))

@@ -283,3 +283,5 @@ def test_smc_ne_sfs_term_reads_the_spectrum(bottleneck_data):
         term(torch.tensor(np.log(alone.samples[0]))))
     with pytest.raises(ValueError, match="sfs_weight is nan"):
         smc_ne(haps, MU, sfs_weight=float("nan"))
+    with pytest.raises(ValueError, match="sfs_weight is 'strong'"):
+        smc_ne(haps, MU, sfs_weight="strong")

@@ -85,6 +85,12 @@ def _empty_runs(positions, n_bins, bin_size, min_bins=100):
     return dark
 
 
+def _finite_number(x):
+    """A finite real number (not a bool, a string or an array)."""
+    return (isinstance(x, (int, float, np.number)) and not isinstance(x, bool)
+            and bool(np.isfinite(x)))
+
+
 def _auto_bin_size(pilot, pilot_bin, per_bin=0.5, low=100, high=1000):
     """The bin (bp, a multiple of 100 in [``low``, ``high``]) in which a pair differs at
     ``per_bin`` sites on average, from the pairs' difference counts in ``pilot_bin`` bp
@@ -504,7 +510,7 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
     if len(set(widths)) > 1 or n_hap < 2:
         raise ValueError(f"the chromosomes hold {widths} haplotypes; expected the same "
                          "samples (at least 2 haplotypes) in every one.")
-    if not (np.isfinite(sfs_weight) and sfs_weight >= 0):
+    if not (_finite_number(sfs_weight) and sfs_weight >= 0):
         raise ValueError(f"sfs_weight is {sfs_weight!r}; expected a finite number >= 0 (0 "
                          "leaves the SFS out).")
     iu = np.array(np.triu_indices(n_hap, 1)).T
@@ -515,8 +521,7 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
             warnings.simplefilter("ignore")
             pilot, _ = _read_pairs(haplotypes, iu, 100, max_count, accessible)
         bin_size = _auto_bin_size(pilot, 100)
-    elif not (isinstance(bin_size, (int, float, np.number)) and not isinstance(bin_size, bool)
-              and np.isfinite(bin_size) and bin_size >= 1 and bin_size == int(bin_size)):
+    elif not (_finite_number(bin_size) and bin_size >= 1 and bin_size == int(bin_size)):
         raise ValueError(f"bin_size is {bin_size!r}; expected a whole number of bp >= 1 or "
                          "'auto'.")
     bin_size = int(bin_size)

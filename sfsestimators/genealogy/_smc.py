@@ -93,12 +93,10 @@ def _finite_number(x):
 
 def _auto_bin_size(pilot, pilot_bin, per_bin=0.5, low=100, high=1000):
     """The bin (bp, a multiple of 100 in [``low``, ``high``]) in which a pair differs at
-    ``per_bin`` sites on average, from the pairs' difference counts in ``pilot_bin`` bp
-    bins (``pilot``, missing bins -1: missing calls, inaccessible sequence and site-free
-    runs say nothing). Human-like data (diversity 5e-4 per bp) get 1,000 bp: on the
-    benchmark histories as accurate as 500 bp (log10-RMSE within 0.01 on (a)-(e)) in 60 % of
-    the time; more diverse data get finer bins, so the counts stay below ``max_count`` and a
-    bin rarely holds more than one recombination in the states the data inform."""
+    ``per_bin`` sites on average, from the pairs' counts in ``pilot_bin`` bp bins
+    (``pilot``; missing bins, -1, say nothing). Human-like data get 1,000 bp (as accurate as
+    500 bp on the benchmark in 60 % of the time); diverse data finer bins, so counts stay
+    below ``max_count`` and a bin rarely holds two recombinations where the data inform."""
     seen = pilot >= 0
     diversity = pilot[seen].mean() / pilot_bin if seen.any() else 0.0
     if diversity <= 0:

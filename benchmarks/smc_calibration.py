@@ -44,14 +44,20 @@ def interval_truth(history, grid=NE_TIME_GRID):
     return np.array(out)
 
 
+def simulate_history(i):
+    """The i-th history of the decoder's prior (seed 5,000,000 + i) and its 3 chromosomes
+    of 10 Mb, 20 haplotypes."""
+    seed = 5_000_000 + i
+    history = sample_size_history(seed, **NE_PRIOR)
+    return history, [simulate(history, 20, 1e7, mutation_rate=MU, recombination_rate=RHO,
+                              random_state=seed * 10 + c) for c in range(3)]
+
+
 def one(i, out_dir):
     path = os.path.join(out_dir, f"sim_{i:04d}.npz")
     if os.path.exists(path):
         return
-    seed = 5_000_000 + i
-    history = sample_size_history(seed, **NE_PRIOR)
-    tss = [simulate(history, 20, 1e7, mutation_rate=MU, recombination_rate=RHO,
-                    random_state=seed * 10 + c) for c in range(3)]
+    history, tss = simulate_history(i)
     est = MainspringARGEstimator.pretrained(device="cpu")
     t0 = time.perf_counter()
     post = est.predict_ne(tss, mutation_rate=MU, method="smc", n_draws=200, random_state=0)

@@ -2,6 +2,7 @@
 widens its bootstrap band into a calibrated one (``sfsestimators/pretrained/smc_error.json``).
 
 Run: python benchmarks/smc_calibration.py --n 40 --out bench_out/smc_calibration [--jobs 1]
+         [--smc "tol=0.01,n_iter=60"]
      python benchmarks/smc_calibration.py --summarise bench_out/smc_calibration
 
 Each simulation draws a history from ``NE_PRIOR`` (seeds 5,000,000 + i: never the
@@ -13,10 +14,14 @@ the point estimate, the decoder's median and 90 % band and the truth (log10, per
 of ``NE_TIME_GRID``; the truth is the log-mean of the size over the interval).
 ``--summarise`` fits the error model that ``predict_ne`` adds to the draws (the one-step
 bootstrap misses most of the error: smoothing bias and intervals the data do not inform),
-reports its leave-one-simulation-out coverage and writes it to the package.
+reports its leave-one-simulation-out coverage and writes it to the package. ``--smc``
+calibrates a candidate setting of :func:`smc_ne` (``predict_ne``'s ``smc_params``, as
+``smc_variants.py`` takes them): its summary is printed, not written (``--summarise DIR``
+writes it when the setting ships).
 """
 
 import argparse
+import ast
 import json
 import os
 import time
@@ -53,14 +58,24 @@ def simulate_history(i):
                               random_state=seed * 10 + c) for c in range(3)]
 
 
-def one(i, out_dir):
+def parse(setting):
+    """'key=value,key=value' -> dict of smc_ne keyword arguments."""
+    out = {}
+    for item in filter(None, setting.split(",")):
+        key, value = item.split("=", 1)
+        out[key.strip()] = ast.literal_eval(value.strip())
+    return out
+
+
+def one(i, out_dir, smc_params=None):
     path = os.path.join(out_dir, f"sim_{i:04d}.npz")
     if os.path.exists(path):
         return
     history, tss = simulate_history(i)
     est = MainspringARGEstimator.pretrained(device="cpu")
     t0 = time.perf_counter()
-    post = est.predict_ne(tss, mutation_rate=MU, method="smc", n_draws=200, random_state=0)
+    post = est.predict_ne(tss, mutation_rate=MU, method="smc", n_draws=200, random_state=0,
+                          smc_params=smc_params)
     seconds = time.perf_counter() - t0
     dec = np.log10(post.info["decoder"].quantiles([0.05, 0.5, 0.95]))
     np.savez(path, point=np.log10(post.samples[0]), decoder=dec,
@@ -124,13 +139,15 @@ def main():
     parser.add_argument("--out", default="bench_out/smc_calibration")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--summarise", default=None, metavar="DIR")
+    parser.add_argument("--smc", default="", help="a candidate setting: key=value,...")
     args = parser.parse_args()
     if args.summarise:
         summarise(args.summarise)
         return
     os.makedirs(args.out, exist_ok=True)
-    Parallel(n_jobs=args.jobs)(delayed(one)(i, args.out) for i in range(args.n))
-    summarise(args.out)
+    smc_params = parse(args.smc)
+    Parallel(n_jobs=args.jobs)(delayed(one)(i, args.out, smc_params) for i in range(args.n))
+    summarise(args.out, write=not smc_params)
 
 
 if __name__ == "__main__":

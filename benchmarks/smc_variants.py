@@ -24,7 +24,6 @@ smoothing 0.1 each helped the bottleneck or the zigzag, and none helped here).
 """
 
 import argparse
-import ast
 import os
 import re
 import time
@@ -32,21 +31,12 @@ import warnings
 
 import numpy as np
 from joblib import Parallel, delayed
-from smc_calibration import MU, simulate_history
+from smc_calibration import MU, parse, simulate_history
 
 from sfsestimators.genealogy import NE_TIME_GRID, as_genotypes
 
 MID = np.sqrt(NE_TIME_GRID[:-1] * NE_TIME_GRID[1:])
 SCORED = (MID > 100) & (MID < 5e4)
-
-
-def parse(variant):
-    """'key=value,key=value' -> dict of smc_ne keyword arguments."""
-    out = {}
-    for item in filter(None, variant.split(",")):
-        key, value = item.split("=", 1)
-        out[key.strip()] = ast.literal_eval(value.strip())
-    return out
 
 
 def tag(variant):

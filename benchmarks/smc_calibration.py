@@ -67,8 +67,13 @@ def parse(setting):
     return out
 
 
+def sim_path(out_dir, i):
+    """Where the i-th simulation's estimate, decoder band and truth are stored."""
+    return os.path.join(out_dir, f"sim_{i:04d}.npz")
+
+
 def one(i, out_dir, smc_params=None):
-    path = os.path.join(out_dir, f"sim_{i:04d}.npz")
+    path = sim_path(out_dir, i)
     if os.path.exists(path):
         return
     history, tss = simulate_history(i)

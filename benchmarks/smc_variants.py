@@ -31,7 +31,7 @@ import warnings
 
 import numpy as np
 from joblib import Parallel, delayed
-from smc_calibration import MU, parse, simulate_history
+from smc_calibration import MU, parse, sim_path, simulate_history
 
 from sfsestimators.genealogy import NE_TIME_GRID, as_genotypes
 
@@ -39,8 +39,10 @@ MID = np.sqrt(NE_TIME_GRID[:-1] * NE_TIME_GRID[1:])
 SCORED = (MID > 100) & (MID < 5e4)
 
 
-def tag(variant):
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", variant) or "shipped"
+def fit_path(out_dir, i, variant):
+    """Where the fit of the i-th history with ``variant`` is cached."""
+    tag = re.sub(r"[^A-Za-z0-9_.-]+", "_", variant) or "shipped"
+    return os.path.join(out_dir, f"sim_{i:04d}_{tag}.npz")
 
 
 def one(i, variants, calibration, out_dir):
@@ -48,11 +50,10 @@ def one(i, variants, calibration, out_dir):
 
     from sfsestimators.genealogy import smc_ne
 
-    todo = [v for v in variants
-            if not os.path.exists(os.path.join(out_dir, f"sim_{i:04d}_{tag(v)}.npz"))]
+    todo = [v for v in variants if not os.path.exists(fit_path(out_dir, i, v))]
     if not todo:
         return
-    decoder = np.load(os.path.join(calibration, f"sim_{i:04d}.npz"))["decoder"]
+    decoder = np.load(sim_path(calibration, i))["decoder"]
     haps = [as_genotypes(ts) for ts in simulate_history(i)[1]]
     for v in todo:
         kwargs = {"reference": 10 ** decoder[1], **parse(v)}
@@ -60,8 +61,8 @@ def one(i, variants, calibration, out_dir):
         with threadpool_limits(1), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             post = smc_ne(haps, MU, n_boot=0, random_state=0, **kwargs)
-        np.savez(os.path.join(out_dir, f"sim_{i:04d}_{tag(v)}.npz"),
-                 point=np.log10(post.samples[0]), seconds=time.perf_counter() - start)
+        np.savez(fit_path(out_dir, i, v), point=np.log10(post.samples[0]),
+                 seconds=time.perf_counter() - start)
 
 
 def main():
@@ -79,12 +80,10 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     Parallel(n_jobs=args.jobs)(delayed(one)(i, variants, args.calibration, args.out)
                                for i in range(args.n))
-    truth = [np.load(os.path.join(args.calibration, f"sim_{i:04d}.npz"))["truth"]
-             for i in range(args.n)]
+    truth = [np.load(sim_path(args.calibration, i))["truth"] for i in range(args.n)]
     rows = {}
     for v in variants:
-        runs = [np.load(os.path.join(args.out, f"sim_{i:04d}_{tag(v)}.npz"))
-                for i in range(args.n)]
+        runs = [np.load(fit_path(args.out, i, v)) for i in range(args.n)]
         rows[v] = (np.array([np.sqrt(np.mean((r["point"] - t)[SCORED] ** 2))
                              for r, t in zip(runs, truth)]),
                    np.mean([float(r["seconds"]) for r in runs]))

@@ -17,7 +17,9 @@ bootstrap misses most of the error: smoothing bias and intervals the data do not
 reports its leave-one-simulation-out coverage and writes it to the package. ``--smc``
 calibrates a candidate setting of :func:`smc_ne` (``predict_ne``'s ``smc_params``, as
 ``smc_variants.py`` takes them): its summary is printed, not written (``--summarise DIR``
-writes it when the setting ships).
+writes it when the setting ships). The folder's ``setting.json`` records smc_ne's setting
+(its defaults updated by ``--smc``); a run into a folder made with another refuses to mix
+the cached estimates.
 """
 
 import argparse
@@ -70,6 +72,41 @@ def parse(setting):
 def sim_path(out_dir, i):
     """Where the i-th simulation's estimate, decoder band and truth are stored."""
     return os.path.join(out_dir, f"sim_{i:04d}.npz")
+
+
+def resolved_setting(smc_params):
+    """smc_ne's scalar keyword arguments as this run uses them: its defaults (today's
+    package) updated by ``smc_params``."""
+    import inspect
+
+    from sfsestimators.genealogy import smc_ne
+
+    setting = {k: p.default for k, p in inspect.signature(smc_ne).parameters.items()
+               if p.default is not inspect.Parameter.empty
+               and isinstance(p.default, (int, float, str, bool, type(None)))}
+    setting.update(smc_params or {})
+    return setting
+
+
+def check_setting(out_dir, smc_params):
+    """Record the setting in ``out_dir/setting.json``, or refuse a folder whose cached
+    estimates were made with another one (they would be mixed silently)."""
+    path = os.path.join(out_dir, "setting.json")
+    setting = json.loads(json.dumps(resolved_setting(smc_params)))
+    if os.path.exists(path):
+        with open(path) as fh:
+            stored = json.load(fh)
+        if stored != setting:
+            diff = {k: (stored.get(k), setting.get(k)) for k in set(stored) | set(setting)
+                    if stored.get(k) != setting.get(k)}
+            raise SystemExit(f"{out_dir} holds estimates made with another smc_ne setting "
+                             f"(stored, this run: {diff}); use a fresh --out.")
+    elif any(f.startswith("sim_") for f in os.listdir(out_dir)):
+        raise SystemExit(f"{out_dir} holds estimates but no setting.json: their setting is "
+                         "unknown; use a fresh --out (or write setting.json for them).")
+    else:
+        with open(path, "w") as fh:
+            json.dump(setting, fh, indent=1, sort_keys=True)
 
 
 def one(i, out_dir, smc_params=None):
@@ -151,6 +188,7 @@ def main():
         return
     os.makedirs(args.out, exist_ok=True)
     smc_params = parse(args.smc)
+    check_setting(args.out, smc_params)
     Parallel(n_jobs=args.jobs)(delayed(one)(i, args.out, smc_params) for i in range(args.n))
     summarise(args.out, write=not smc_params)
 

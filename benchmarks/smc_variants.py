@@ -15,7 +15,8 @@ diversity's constant size). Each setting's fits are cached in ``--out`` (resumab
 Prints per setting the mean and median log10-RMSE over 100-5e4 generations (the
 intervals of ``NE_TIME_GRID`` whose midpoints lie there; truth: the log-mean size over each
 interval), the histories it improves or worsens by more than 0.005 against the shipped
-settings, and its seconds per fit (one thread per job).
+settings, and its seconds per fit (one thread per job). ``--out/setting.json`` records the
+shipped settings the folder's fits were made with (a run with other defaults refuses it).
 
 Why: ``ne_accuracy.py`` scores five histories, some at the edge of the prior the decoder and
 the error model were fitted on; a change that helps them can hurt the typical history
@@ -31,7 +32,7 @@ import warnings
 
 import numpy as np
 from joblib import Parallel, delayed
-from smc_calibration import MU, parse, sim_path, simulate_history
+from smc_calibration import MU, check_setting, parse, sim_path, simulate_history
 
 from sfsestimators.genealogy import NE_TIME_GRID, as_genotypes
 
@@ -78,6 +79,7 @@ def main():
     for v in variants:
         parse(v)  # a malformed variant fails here, before any simulation
     os.makedirs(args.out, exist_ok=True)
+    check_setting(args.out, {})  # the shipped row's setting: today's defaults
     Parallel(n_jobs=args.jobs)(delayed(one)(i, variants, args.calibration, args.out)
                                for i in range(args.n))
     truth = [np.load(sim_path(args.calibration, i))["truth"] for i in range(args.n)]

@@ -1,15 +1,20 @@
 """N_e(t) from genotypes: Mainspring's learnt posterior vs the SFS-only fit vs the TMRCA oracle.
 
 Run: python benchmarks/ne_accuracy.py [--chromosomes 3] [--length 1e7] [--diploids 10 25]
-         [--replicates 1] [--cases a b c d e] [--weights FILE]
+         [--replicates 1] [--cases a b c d e f] [--weights FILE]
 
 Held-out msprime data (seeds never used in training), mu = 1.29e-8, r = 1e-8, 10 diploids x
 3 chromosomes of 10 Mb (and a 25-diploid row): (a) constant N_e = 1e4; (b) 2e4 now, 1e3 from
-1,000 to 2,000 generations ago, 1e4 before; (c) a zigzag like stdpopsim's Zigzag_1S14 with
-sizes / 5 (14,000 <-> 1,400, switching at 34 x 4^k generations, piecewise constant here);
-(d) exponential growth, 5e4 now from 5e3 at 2,000 generations ago, 5e3 before; (e) outside
-the training prior: the samples come from one of two populations of 1e4 exchanging 2e-4
-migrants per generation since their split 2e4 generations ago from an ancestor of 1e4.
+1,000 to 2,000 generations ago, 1e4 before; (c) stdpopsim's HomSap Zigzag_1S14 with its
+sizes / 5 (its growth rates and times: 14,312 now, exponential decline back in time to 1,431
+at 133 generations, growth to 14,312 at 533, 1,431 at 2,133, 14,312 at 8,533, 1,431 at
+34,133 and before; the anchors' zigzag); (d) exponential growth, 5e4 now from 5e3 at 2,000
+generations ago, 5e3 before; (e) outside the training prior: the samples come from one of
+two populations of 1e4 exchanging 2e-4 migrants per generation since their split 2e4
+generations ago from an ancestor of 1e4; (f) the square zigzag that stood for (c) until
+session 12: constant epochs of 14,000 and 1,400 switching at 34 x 4^k generations, 14,000
+again after 34,816 (no pair outlives its 1,400 epoch of 8,704-34,816 generations: the
+estimate after it is the prior's).
 Truth: the inverse instantaneous coalescence rate of two of the sampled lineages
 (msprime's ``DemographyDebugger.coalescence_rate_trajectory``; the size itself for (a)-(d),
 the quantity any coalescent-based N_e(t) estimate targets for (e)). Score: log10-RMSE over
@@ -50,6 +55,20 @@ def _growth():
     return d
 
 
+def _zigzag(scale=5.0):
+    """stdpopsim's HomSap Zigzag_1S14 (Schiffels & Durbin 2014) with sizes / ``scale``."""
+    n0 = 5 * 14312 / scale
+    d = msprime.Demography()
+    d.add_population(name="pop0", initial_size=n0)
+    for t, g in [(33.333334976, 0.02302578256), (133.3334544, -0.0057564631),
+                 (533.33324512, 0.00143911578), (2133.3352704, -0.0003597785),
+                 (8533.329632, 8.9944801565e-5)]:
+        d.add_population_parameters_change(time=t, growth_rate=g, population="pop0")
+    d.add_population_parameters_change(time=34133.318528, initial_size=n0 / 10,
+                                       growth_rate=0, population="pop0")
+    return d
+
+
 def _structured():
     d = msprime.Demography()
     for name in ("B", "ANC", "A"):  # simulate() samples the last population
@@ -63,9 +82,10 @@ CASES = {
     "(a) constant 1e4": SizeHistory(np.array([0.0]), np.array([1e4])),
     "(b) bottleneck": SizeHistory(np.array([0.0, 1000.0, 2000.0]),
                                   np.array([2e4, 1e3, 1e4])),
-    "(c) zigzag / 5": SizeHistory(ZIG_T, np.array([14000.0, 1400.0] * 3 + [14000.0])),
+    "(c) zigzag / 5": _zigzag(),
     "(d) growth": _growth(),
     "(e) 2 pops + mig": _structured(),
+    "(f) square zigzag": SizeHistory(ZIG_T, np.array([14000.0, 1400.0] * 3 + [14000.0])),
 }
 
 
@@ -118,7 +138,7 @@ def main():
     parser.add_argument("--length", type=float, default=1e7)
     parser.add_argument("--diploids", type=int, nargs="+", default=[10, 25])
     parser.add_argument("--replicates", type=int, default=1)
-    parser.add_argument("--cases", nargs="+", default=["a", "b", "c", "d", "e"])
+    parser.add_argument("--cases", nargs="+", default=["a", "b", "c", "d", "e", "f"])
     parser.add_argument("--weights", default=None, help="a Mainspring file (default: shipped)")
     parser.add_argument("--no-sfs", action="store_true", help="skip the SFS-only fit")
     parser.add_argument("--seed", type=int, default=777)

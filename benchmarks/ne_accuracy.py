@@ -1,7 +1,7 @@
 """N_e(t) from genotypes: Mainspring's learnt posterior vs the SFS-only fit vs the TMRCA oracle.
 
 Run: python benchmarks/ne_accuracy.py [--chromosomes 3] [--length 1e7] [--diploids 10 25]
-         [--replicates 1] [--cases a b c d e f] [--weights FILE]
+         [--replicates 1] [--cases a b c d e f] [--weights FILE] [--smc "tol=0.001,n_iter=120"]
 
 Held-out msprime data (seeds never used in training), mu = 1.29e-8, r = 1e-8, 10 diploids x
 3 chromosomes of 10 Mb (and a 25-diploid row): (a) constant N_e = 1e4; (b) 2e4 now, 1e3 from
@@ -37,6 +37,7 @@ import warnings
 
 import msprime
 import numpy as np
+from smc_calibration import parse
 
 from sfsestimators import DemographyFitter, MainspringARGEstimator, sfs_from_tree_sequence
 from sfsestimators.genealogy import ne_from_times, ne_posterior
@@ -142,7 +143,10 @@ def main():
     parser.add_argument("--weights", default=None, help="a Mainspring file (default: shipped)")
     parser.add_argument("--no-sfs", action="store_true", help="skip the SFS-only fit")
     parser.add_argument("--seed", type=int, default=777)
+    parser.add_argument("--smc", default="", help="a candidate setting of smc_ne "
+                        "(predict_ne's smc_params): key=value,...")
     args = parser.parse_args()
+    smc_params = parse(args.smc) or None
     est = (MainspringARGEstimator.load(args.weights, device="cpu") if args.weights
            else MainspringARGEstimator.pretrained(device="cpu"))
     rows = []
@@ -163,7 +167,8 @@ def main():
                 t0, c0 = time.perf_counter(), time.process_time()
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    post = est.predict_ne(tss, mutation_rate=MU, n_draws=400, random_state=0)
+                    post = est.predict_ne(tss, mutation_rate=MU, n_draws=400, random_state=0,
+                                          smc_params=smc_params)
                 for w in caught:
                     print(f"  warning ({name}, rep {rep}): {w.message}", flush=True)
                 t_ours, c_ours = time.perf_counter() - t0, time.process_time() - c0
@@ -208,7 +213,7 @@ def main():
             f"{'decoder':>8} {'cov90':>6} {'hazard':>7} {'SFS RMSE':>9} {'s SFS':>6} "
             f"{'oracle':>7} {'ours-oracle':>12} {'phlash':>7}")
     print(f"{args.replicates} replicate(s) per row; {args.diploids[0]} diploids x "
-          f"{args.chromosomes} x {args.length:g} bp")
+          f"{args.chromosomes} x {args.length:g} bp; smc_ne: {args.smc or 'shipped'}")
     print(head)
     print("-" * len(head))
     anchor = {"(a)": 0.225, "(b)": 0.245, "(c)": 0.203}

@@ -414,7 +414,7 @@ class NeDecoderMixin:
             silent;
             draws: the block bootstrap plus normal noise of the error measured on
             simulations of the decoder's prior (:func:`calibrated_error`: it grows with the
-            decoder's own uncertainty); 35-60 s for 3 x 10 Mb of 20 haplotypes.
+            decoder's own uncertainty); 45-75 s for 3 x 10 Mb of 20 haplotypes.
         smc_params : dict, default=None
             Other keyword arguments of :func:`smc_ne` (``max_pairs``, ``smoothing``,
             ``ridge``, ``bin_size``, ...).

@@ -165,12 +165,18 @@ def summarise(out_dir, write=True):
     rms = [np.mean(np.sqrt(np.mean(e ** 2, 1))) for e in (err, dec_err)]
     print(f"mean log10-RMSE over the intervals: estimate {rms[0]:.3f}, decoder {rms[1]:.3f}")
     if write:
+        setting_path = os.path.join(out_dir, "setting.json")
+        setting = None  # the smc_ne setting the estimates were made with, where recorded
+        if os.path.exists(setting_path):
+            with open(setting_path) as fh:
+                setting = {k: v for k, v in json.load(fh).items() if k in ("tol", "n_iter")}
         with open(OUT, "w") as fh:
             json.dump({"interval_variance": [round(float(x), 5) for x in coef[:k]],
                        "decoder_sd_weight": round(float(coef[k]), 4),
                        "disagreement_weight": round(float(coef[k + 1]), 4),
                        "simulations": n,
-                       "command": f"python benchmarks/smc_calibration.py --n {n}"},
+                       "command": f"python benchmarks/smc_calibration.py --n {n}",
+                       "smc_setting": setting},
                       fh, indent=1)
         print("written", os.path.normpath(OUT))
 

@@ -2,6 +2,7 @@
 
 Run: python benchmarks/ne_accuracy.py [--chromosomes 3] [--length 1e7] [--diploids 10 25]
          [--replicates 1] [--cases a b c d e f] [--weights FILE] [--smc "tol=0.001,n_iter=120"]
+         [--save DIR]
 
 Held-out msprime data (seeds never used in training), mu = 1.29e-8, r = 1e-8, 10 diploids x
 3 chromosomes of 10 Mb (and a 25-diploid row): (a) constant N_e = 1e4; (b) 2e4 now, 1e3 from
@@ -32,6 +33,7 @@ method that reads pairwise times through that estimator). Anchor (README): phlas
 """
 
 import argparse
+import os
 import time
 import warnings
 
@@ -145,6 +147,9 @@ def main():
     parser.add_argument("--seed", type=int, default=777)
     parser.add_argument("--smc", default="", help="a candidate setting of smc_ne "
                         "(predict_ne's smc_params): key=value,...")
+    parser.add_argument("--save", default=None, metavar="DIR",
+                        help="write each replicate's posterior (draws, the decoder's band, the "
+                        "SMC fit's evidence) and the truth to DIR/CASE_HAPS_REP.npz")
     args = parser.parse_args()
     smc_params = parse(args.smc) or None
     est = (MainspringARGEstimator.load(args.weights, device="cpu") if args.weights
@@ -200,6 +205,14 @@ def main():
                 true_t = np.concatenate([point_tmrcas(ts, est.window_size) for ts in tss])
                 oracle_curve = step(post.grid, ne_from_times(true_t), GRID)
                 r_ours, cov_ours = rmse(post.median_at(GRID), true), band_cover(post, true)
+                if args.save:
+                    os.makedirs(args.save, exist_ok=True)
+                    np.savez(os.path.join(args.save, f"{name[1]}_{2 * n_dip}_{rep}.npz"),
+                             samples=post.samples, grid=post.grid, truth=true,
+                             decoder=dec.quantiles([0.05, 0.5, 0.95]),
+                             events=post.info["events"], boot_sd=post.info["boot_sd"],
+                             model_error=np.nan if post.info["model_error"] is None
+                             else post.info["model_error"])
                 r_dec = rmse(dec.median_at(GRID), true)
                 print(f"  {name} rep {rep}: ours {r_ours:.3f} (cov90 {cov_ours:.2f}) in "
                       f"{t_ours:.1f} s wall, {c_ours:.1f} s CPU; decoder {r_dec:.3f}",

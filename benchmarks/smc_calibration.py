@@ -32,7 +32,7 @@ import numpy as np
 from joblib import Parallel, delayed
 
 from sfsestimators import MainspringARGEstimator
-from sfsestimators.genealogy import NE_PRIOR, NE_TIME_GRID
+from sfsestimators.genealogy import EVENT_LEVELS, NE_PRIOR, NE_TIME_GRID, error_design
 from sfsestimators.simulate import sample_size_history, simulate
 
 MU, RHO = 1.29e-8, 1e-8
@@ -121,63 +121,114 @@ def one(i, out_dir, smc_params=None):
     seconds = time.perf_counter() - t0
     dec = np.log10(post.info["decoder"].quantiles([0.05, 0.5, 0.95]))
     np.savez(path, point=np.log10(post.samples[0]), decoder=dec,
-             truth=interval_truth(history), seconds=seconds)
+             truth=interval_truth(history), seconds=seconds, events=post.info["events"])
+
+
+def _fit(design, target, start=None):
+    """The error model's weights (>= 0) by maximum likelihood: each error normal with the
+    variance ``design @ weights`` (``target``: the squared errors); L-BFGS-B from their
+    non-negative least squares, from 0.01 each and from ``start`` (the best: it is not
+    convex). The likelihood weighs each error against its own predicted sd, where least
+    squares on the squared errors is ruled by the largest ones."""
+    from scipy.optimize import minimize, nnls
+
+    def nll(w):
+        var = np.maximum(design @ w, 1e-6)
+        grad = 0.5 * design.T @ (1 / var - target / var ** 2)
+        return 0.5 * np.mean(np.log(var) + target / var), grad / len(target)
+
+    starts = [nnls(design, target)[0], np.full(design.shape[1], 0.01)]
+    if start is not None:
+        starts.append(start)
+    res = min((minimize(nll, np.maximum(x0, 1e-4), jac=True, method="L-BFGS-B",
+                        bounds=[(0.0, None)] * design.shape[1]) for x0 in starts),
+              key=lambda r: r.fun)
+    return np.where(res.x < 1e-6, 0.0, res.x)
 
 
 def summarise(out_dir, write=True):
-    """Fit the error model: per interval k, e^2 ~ a_k + b w_k^2 + c d_k^2 with e the
-    log10 error of the estimate, w the decoder's log10 sd (its 90 % band / 3.29) and d the
-    log10 distance of the estimate from the decoder's median (non-negative least squares
-    over every simulation and interval); print it per interval with the calibrated sd."""
+    """Fit the error model (:func:`error_design`: per interval k, e^2 ~ v(level of the
+    tracts coalescing in k) + b w_k^2 + c d_k^2, with e the log10 error of the estimate,
+    w the decoder's log10 sd and d the estimate's log10 distance from the decoder's
+    median; by maximum likelihood over every simulation and interval, :func:`_fit`),
+    beside the model of sessions 8-12 (a constant per interval instead of per evidence
+    level, by least squares on e^2), each with its coverage and log-likelihood left one
+    simulation out; print the fitted one per interval and write it to the package."""
     from scipy.optimize import nnls
 
     files = sorted(f for f in os.listdir(out_dir) if f.startswith("sim_"))
     runs = [np.load(os.path.join(out_dir, f)) for f in files]
+    if not all("events" in r for r in runs):
+        raise SystemExit(f"{out_dir} holds estimates without the data's evidence (made "
+                         "before session 13); rerun them into a fresh --out.")
     err = np.array([r["point"] - r["truth"] for r in runs])
-    w = np.array([(r["decoder"][2] - r["decoder"][0]) / 3.29 for r in runs])
-    d = np.array([r["point"] - r["decoder"][1] for r in runs])
     n, k = err.shape
-    design = np.hstack([np.tile(np.eye(k), (n, 1)), w.reshape(-1, 1) ** 2,
-                        d.reshape(-1, 1) ** 2])
-    coef, _ = nnls(design, err.reshape(-1) ** 2)
-    sigma = np.sqrt(design @ coef).reshape(n, k)
+    target = err.reshape(-1) ** 2
+    design = np.vstack([error_design(10 ** r["decoder"], 10 ** r["point"], r["events"])
+                        for r in runs])
+    scored = (NE_TIME_GRID[1:] > 100) & (NE_TIME_GRID[:-1] < 5e4)  # ne_accuracy's times
+    rows = np.arange(n * k).reshape(n, k)
+    n_lev = len(EVENT_LEVELS) + 1
+    print(f"{n} simulations; {np.mean([r['seconds'] for r in runs]):.1f} s each")
+    per_interval = np.r_[np.arange(k), k + n_lev, k + n_lev + 1]
+    per_level = np.arange(k, k + n_lev + 2)
+    fits = {"per interval, least squares": (per_interval, lambda X, y, c0: nnls(X, y)[0]),
+            "per evidence level, likelihood": (per_level, _fit)}
+    print(f"{'model':<32} {'LOO cov90':>9} {'100-5e4':>8} {'LOO nll':>8} {'100-5e4':>8} "
+          f"{'RMS sd':>7} {'sims cov<0.85':>14} {'>0.95':>6}")
+    for label, (cols, fit) in fits.items():
+        coef = np.zeros(design.shape[1])
+        coef[cols] = fit(design[:, cols], target, None)
+        held, nll, sds = [], [], []  # leave one simulation out: fit on the others
+        for i in range(n):
+            keep = np.delete(rows, i, axis=0).ravel()
+            c_i = np.zeros(design.shape[1])
+            c_i[cols] = fit(design[keep][:, cols], target[keep], coef[cols])
+            sd = np.sqrt(np.maximum(design[rows[i]] @ c_i, 1e-6))
+            held.append(np.abs(err[i]) < 1.645 * sd)
+            nll.append(np.log(sd) + 0.5 * (err[i] / sd) ** 2)
+            sds.append(sd)
+        held, nll, sds = np.array(held), np.array(nll), np.array(sds)
+        per_sim = held[:, scored].mean(1)
+        print(f"{label:<32} {held.mean():>9.3f} {held[:, scored].mean():>8.3f} "
+              f"{nll.mean():>8.3f} {nll[:, scored].mean():>8.3f} "
+              f"{np.sqrt(np.mean(sds[:, scored] ** 2)):>7.3f} {np.mean(per_sim < 0.85):>14.2f} "
+              f"{np.mean(per_sim > 0.95):>6.2f}")
+    sigma = np.sqrt(design @ coef).reshape(n, k)  # the last: the one written
     z = np.abs(err) / sigma
-    print(f"{n} simulations; {np.mean([r['seconds'] for r in runs]):.1f} s each; "
-          f"decoder-sd weight {coef[k]:.3f}, disagreement weight {coef[k + 1]:.3f}")
-    print(f"{'interval (gen)':>22} {'RMS error':>10} {'RMS sd':>7} {'a_k':>6} "
-          f"{'cov90':>6} {'decoder cov90':>14}")
+    print(f"written model: decoder-sd weight {coef[-2]:.3f}, disagreement weight "
+          f"{coef[-1]:.3f}; sd per evidence level (tracts < "
+          + ", ".join(f"{e:g}" for e in EVENT_LEVELS) + ", more): "
+          + " ".join(f"{np.sqrt(c):.3f}" for c in coef[k:k + n_lev]))
+    print(f"{'interval (gen)':>22} {'RMS error':>10} {'RMS sd':>7} {'cov90':>6} "
+          f"{'decoder cov90':>14} {'median tracts':>14}")
     dec_cov = np.mean([(r["truth"] >= r["decoder"][0]) & (r["truth"] <= r["decoder"][2])
                        for r in runs], axis=0)
+    tracts = np.median([r["events"] for r in runs], axis=0)
     for i in range(k):
         print(f"{NE_TIME_GRID[i]:>10.0f}-{NE_TIME_GRID[i + 1]:<11.0f} "
               f"{np.sqrt(np.mean(err[:, i] ** 2)):>10.3f} "
-              f"{np.sqrt(np.mean(sigma[:, i] ** 2)):>7.3f} {np.sqrt(coef[i]):>6.3f} "
-              f"{np.mean(z[:, i] < 1.645):>6.2f} {dec_cov[i]:>14.2f}")
-    print(f"overall 90 % coverage (Gaussian, in-sample): {np.mean(z < 1.645):.3f}")
-    held = []  # leave one simulation out: fit on the others, cover the one left out
-    rows = np.arange(n * k).reshape(n, k)
-    for i in range(n):
-        keep = np.delete(rows, i, axis=0).ravel()
-        c_i, _ = nnls(design[keep], err.reshape(-1)[keep] ** 2)
-        held.append(np.abs(err[i]) < 1.645 * np.sqrt(design[rows[i]] @ c_i))
-    print(f"overall 90 % coverage (Gaussian, leave-one-simulation-out): {np.mean(held):.3f}")
+              f"{np.sqrt(np.mean(sigma[:, i] ** 2)):>7.3f} "
+              f"{np.mean(z[:, i] < 1.645):>6.2f} {dec_cov[i]:>14.2f} {tracts[i]:>14.0f}")
     dec_err = np.array([r["decoder"][1] - r["truth"] for r in runs])
-    rms = [np.mean(np.sqrt(np.mean(e ** 2, 1))) for e in (err, dec_err)]
-    print(f"mean log10-RMSE over the intervals: estimate {rms[0]:.3f}, decoder {rms[1]:.3f}")
+    rms = [np.mean(np.sqrt(np.mean(e[:, scored] ** 2, 1))) for e in (err, dec_err)]
+    print(f"mean log10-RMSE over 100-5e4 generations: estimate {rms[0]:.3f}, decoder "
+          f"{rms[1]:.3f}")
     if write:
         setting_path = os.path.join(out_dir, "setting.json")
         setting = None  # the smc_ne setting the estimates were made with, where recorded
         if os.path.exists(setting_path):
             with open(setting_path) as fh:
                 setting = {k: v for k, v in json.load(fh).items() if k in ("tol", "n_iter")}
+        model = {"intervals": k,
+                 "events_variance": [round(float(x), 5) for x in coef[k:k + n_lev]],
+                 "decoder_sd_weight": round(float(coef[-2]), 4),
+                 "disagreement_weight": round(float(coef[-1]), 4),
+                 "simulations": n,
+                 "command": f"python benchmarks/smc_calibration.py --n {n}",
+                 "smc_setting": setting}
         with open(OUT, "w") as fh:
-            json.dump({"interval_variance": [round(float(x), 5) for x in coef[:k]],
-                       "decoder_sd_weight": round(float(coef[k]), 4),
-                       "disagreement_weight": round(float(coef[k + 1]), 4),
-                       "simulations": n,
-                       "command": f"python benchmarks/smc_calibration.py --n {n}",
-                       "smc_setting": setting},
-                      fh, indent=1)
+            json.dump(model, fh, indent=1)
         print("written", os.path.normpath(OUT))
 
 

@@ -116,6 +116,31 @@ def test_smc_ne_finds_a_bottleneck_and_the_recombination_rate(bottleneck_data):
     np.testing.assert_array_equal(again.samples, once.samples)
 
 
+@pytest.mark.filterwarnings("ignore:the EM of smc_ne")
+def test_smc_ne_evidence_counts_the_tracts_per_interval(bottleneck_data):
+    """info["events"]: every sequence starts one tract and each change of state starts
+    another, so they sum to at least the sequences and at most their bins; the tracts sit
+    where the pairs coalesce (none in the first interval, before 32 generations, or beyond
+    1e5), and the model error callable is given them."""
+    history, haps = bottleneck_data
+    given = {}
+
+    def model_error(point, evidence):
+        given.update(evidence)
+        return np.full(len(point), 0.1)
+
+    post = smc_ne(haps, MU, max_pairs=6, n_boot=3, n_iter=6, model_error=model_error,
+                  random_state=0)
+    events, n_seq = post.info["events"], 6 * len(haps)
+    assert events.shape == (32,) and np.all(events >= 0)
+    assert n_seq <= events.sum() <= post.info["n_bins"] * n_seq
+    mids = post.times
+    assert events[mids < 40].sum() < 1e-3 * events.sum()
+    assert events[(mids > 1e3) & (mids < 1e5)].sum() > 0.9 * events.sum()
+    np.testing.assert_array_equal(given["events"], events)
+    assert post.info["boot_sd"].shape == (32,) and np.all(post.info["boot_sd"] >= 0)
+
+
 @pytest.mark.filterwarnings("ignore:the EM of smc_ne", "ignore:50 % of the pair-bins")
 def test_smc_ne_bins_hold_half_a_difference_per_pair(bottleneck_data):
     """bin_size="auto": the bin in which a pair differs at 0.5 sites on average (by tskit's
@@ -207,17 +232,22 @@ def test_predict_ne_smc_refines_the_decoder():
 
 def test_calibrated_error_grows_with_the_decoders_uncertainty():
     """The measured error model (pretrained/smc_error.json) gives a wider sd where the
-    decoder is less sure, and nothing on a grid it was not measured on."""
-    from sfsestimators.genealogy import NePosterior
-    from sfsestimators.genealogy._smc import calibrated_error
+    decoder is less sure, where the estimate parts from the decoder's median and where
+    fewer tracts coalesce; it needs the data's evidence, and says nothing on a grid it was
+    not measured on."""
+    from sfsestimators.genealogy import NePosterior, calibrated_error
 
     rng = np.random.default_rng(0)
-    point = np.full(32, 1e4)
+    point, many = np.full(32, 1e4), np.full(32, 1e4)
     narrow = NePosterior(NE_TIME_GRID, 1e4 * 10 ** (0.05 * rng.standard_normal((400, 32))))
     wide = NePosterior(NE_TIME_GRID, 1e4 * 10 ** (0.5 * rng.standard_normal((400, 32))))
-    s_narrow, s_wide = calibrated_error(narrow, point), calibrated_error(wide, point)
+    s_narrow, s_wide = calibrated_error(narrow, point, many), calibrated_error(wide, point, many)
     assert np.all(s_narrow > 0) and np.all(s_wide > s_narrow)
-    assert calibrated_error(narrow, np.full(10, 1e4)) is None
+    assert np.all(calibrated_error(narrow, 3 * point, many) > s_narrow)
+    assert np.all(calibrated_error(narrow, point, np.full(32, 2.0)) > s_narrow)
+    with pytest.raises(ValueError, match="events"):
+        calibrated_error(narrow, point)
+    assert calibrated_error(narrow, np.full(10, 1e4), np.full(10, 1e4)) is None
 
 
 @pytest.mark.parametrize("n", [6, 7, 20, 30])

@@ -13,6 +13,7 @@
   pooled summary of the predictions (:class:`NeDecoder`, :class:`NeSummary`);
 - ``_smc``: N_e(t) by the pairwise SMC' composite likelihood of the genotypes (PSMC's
   hidden Markov model on many pairs, EM), what ``predict_ne`` refines the decoder with;
+- ``_smc_error``: the error model that widens its bootstrap band into a calibrated one;
 - ``_physics``: the SFS a genealogy implies, differentiable in its node times, and the
   expected SFS of a piecewise-constant size history (``coalescent_sfs``);
 - ``_estimator``: the estimator, a skorch ``NeuralNet`` around
@@ -61,6 +62,7 @@ from ._ne_training import load_training_set, ne_training_set, train_ne_decoder
 from ._physics import branch_structure, coalescent_sfs, implied_sfs, sfs_chi2
 from ._prediction import GenealogyPrediction, PairwisePrediction
 from ._smc import smc_ne
+from ._smc_error import EVENT_LEVELS, calibrated_error, error_design
 
 __all__ = ["MainspringARGEstimator", "GenealogyPrediction", "PairwisePrediction",
            "pair_features", "window_divergence", "features_for_pairs", "as_genotypes",
@@ -73,4 +75,5 @@ __all__ = ["MainspringARGEstimator", "GenealogyPrediction", "PairwisePrediction"
            "DIVERGENCE_SCALES", "LOG_D_EDGES", "Phase", "CURRICULUM",
            "COMPONENTS", "composite_loss", "window_trees", "trees_implied_sfs",
            "scale_curriculum", "CopyingHead", "copying_features", "rare_sharing",
-           "train_copying_head", "true_closest", "candidates", "smc_ne", "coalescent_sfs"]
+           "train_copying_head", "true_closest", "candidates", "smc_ne", "coalescent_sfs",
+           "calibrated_error", "error_design", "EVENT_LEVELS"]

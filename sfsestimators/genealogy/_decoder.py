@@ -414,7 +414,9 @@ class NeDecoderMixin:
             silent;
             draws: the block bootstrap plus normal noise of the error measured on
             simulations of the decoder's prior (:func:`calibrated_error`: it grows with the
-            decoder's own uncertainty); 45-75 s for 3 x 10 Mb of 20 haplotypes.
+            decoder's own uncertainty, with the estimate's distance from the decoder's
+            median, and where few of the pairs' tracts coalesce); 45-75 s for 3 x 10 Mb of
+            20 haplotypes.
         smc_params : dict, default=None
             Other keyword arguments of :func:`smc_ne` (``max_pairs``, ``smoothing``,
             ``ridge``, ``bin_size``, ...).
@@ -452,14 +454,16 @@ class NeDecoderMixin:
         decoder = decoder_posterior(self.ne_decoder_, summary, n_draws, random_state)
         if method == "decoder":
             return decoder
-        from ._smc import calibrated_error, smc_ne
+        from ._smc import smc_ne
+        from ._smc_error import calibrated_error
 
         mu = self._rate("mutation_rate", mutation_rate, self.mutation_rate)
         r = None if recombination_rate is None else self._rate(
             "recombination_rate", recombination_rate, None)
         # the error the bootstrap misses, as measured on simulations of the prior
         kwargs = {"n_draws": n_draws, "random_state": random_state,
-                  "model_error": lambda point: calibrated_error(decoder, point),
+                  "model_error": lambda point, evidence: calibrated_error(
+                      decoder, point, evidence["events"]),
                   **(smc_params or {})}
         taken = {"reference", "recombination_rate", "accessible", "grid"} & set(kwargs)
         if taken:

@@ -1,0 +1,75 @@
+"""The error model of :func:`smc_ne`'s estimate: what widens its bootstrap band into a
+calibrated one.
+
+The one-step block bootstrap misses most of the estimate's error (the smoothing bias at a
+sharp change, the pull towards the reference where the data are silent). Its variance is
+modelled per interval k of :data:`NE_TIME_GRID` as a non-negative combination of terms
+(:func:`error_design`): a constant per level of the data's evidence there (the tracts of
+the pairs' genomes that coalesce in the interval: fewer than 10, 10-100, ..., over 1e5),
+the decoder's own variance there, and the squared distance between the estimate and the
+decoder's median. The weights are fitted by maximum likelihood on the errors of
+simulations of the decoder's prior (``benchmarks/smc_calibration.py``) and shipped in
+``pretrained/smc_error.json``. (An error model written before session 13 has a constant
+per interval instead of per evidence level; it is read as such.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+__all__ = ["error_design", "calibrated_error", "EVENT_LEVELS"]
+
+ERROR_MODEL = os.path.join(os.path.dirname(__file__), "..", "pretrained", "smc_error.json")
+
+#: Upper edges of the evidence levels: expected tracts coalescing in an interval (summed
+#: over the pairs and chromosomes, ``smc_ne``'s ``info["events"]``), the last level open.
+EVENT_LEVELS = (10.0, 100.0, 1e3, 1e4, 1e5)
+
+
+def error_design(quantiles, point, events=None):
+    """The error model's terms per interval: array (K, K + 6 + 2).
+
+    Columns: the K interval indicators; the 6 evidence levels' indicators
+    (:data:`EVENT_LEVELS` of ``events``, zeros where it is None); the decoder's log10
+    variance ``w^2`` (its 90 % band, ``quantiles`` (3, K) at 5/50/95 %, over 3.29,
+    squared); ``d^2``, the log10 distance of ``point`` (sizes) from the decoder's median,
+    squared."""
+    lo, mid, hi = np.log10(np.asarray(quantiles, dtype=float))
+    k = len(point)
+    w, d = (hi - lo) / 3.29, np.log10(np.asarray(point, dtype=float)) - mid
+    levels = np.zeros((k, len(EVENT_LEVELS) + 1))
+    if events is not None:
+        levels[np.arange(k), np.searchsorted(EVENT_LEVELS, np.asarray(events, float),
+                                             side="right")] = 1.0
+    return np.column_stack([np.eye(k), levels, w ** 2, d ** 2])
+
+
+def calibrated_error(decoder, point, events=None, path=ERROR_MODEL):
+    """log10 sd per interval of the SMC estimate's error under the error model in ``path``
+    (the weights of :func:`error_design`'s terms: ``interval_variance``,
+    ``events_variance``, ``decoder_sd_weight``, ``disagreement_weight``); None if the file
+    is absent or made for another grid.
+
+    Raises
+    ------
+    ValueError
+        If the model has evidence terms and ``events`` is None."""
+    if not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        model = json.load(fh)
+    k = len(point)
+    per_interval = model.get("interval_variance", [0.0] * k)
+    if model.get("intervals", len(per_interval)) != k or len(per_interval) != k:
+        return None  # measured on another grid
+    per_level = model.get("events_variance", [0.0] * (len(EVENT_LEVELS) + 1))
+    if events is None and any(per_level):
+        raise ValueError("the error model reads the data's evidence per interval; expected "
+                         "events (smc_ne's info['events']), got None.")
+    coef = np.concatenate([per_interval, per_level,
+                           [model["decoder_sd_weight"], model["disagreement_weight"]]])
+    design = error_design(decoder.quantiles([0.05, 0.5, 0.95]), point, events)
+    return np.sqrt(design @ coef)

@@ -1,8 +1,8 @@
 """The error of the pairwise-SMC N_e(t) estimate on histories of the decoder's prior: what
 widens its bootstrap band into a calibrated one (``sfsestimators/pretrained/smc_error.json``).
 
-Run: python benchmarks/smc_calibration.py --n 40 --out bench_out/smc_calibration [--jobs 1]
-         [--smc "tol=0.01,n_iter=60"]
+Run: python benchmarks/smc_calibration.py --n 42 --out bench_out/smc_calibration [--jobs 1]
+         [--smc "tol=0.01,n_iter=60"]   (a candidate setting; the shipped: tol=0.001)
      python benchmarks/smc_calibration.py --summarise bench_out/smc_calibration
 
 Each simulation draws a history from ``NE_PRIOR`` (seeds 5,000,000 + i: never the
@@ -10,11 +10,13 @@ benchmarks' or the decoder's), simulates 20 haplotypes x 3 chromosomes of 10 Mb 
 r 1e-8, as ``ne_accuracy.py``), runs ``MainspringARGEstimator.predict_ne(method="smc")``
 (the shipped decoder's median as the reference, :func:`smc_ne`'s defaults) with 200
 draws (``predict_ne``'s default: the decoder's band is measured as at predict), and stores
-the point estimate, the decoder's median and 90 % band and the truth (log10, per interval
-of ``NE_TIME_GRID``; the truth is the log-mean of the size over the interval).
-``--summarise`` fits the error model that ``predict_ne`` adds to the draws (the one-step
-bootstrap misses most of the error: smoothing bias and intervals the data do not inform),
-reports its leave-one-simulation-out coverage and writes it to the package. ``--smc``
+the point estimate, the decoder's median and 90 % band, the data's coalescing tracts per
+interval (``info["events"]``) and the truth (log10, per interval of ``NE_TIME_GRID``; the
+truth is the log-mean of the size over the interval). ``--summarise`` fits the error model
+that ``predict_ne`` adds to the draws (the one-step bootstrap misses most of the error:
+smoothing bias and intervals the data do not inform), compares it with the model of
+sessions 8-12 by coverage and negative log-likelihood left one simulation out, and writes
+it to the package. ``--smc``
 calibrates a candidate setting of :func:`smc_ne` (``predict_ne``'s ``smc_params``, as
 ``smc_variants.py`` takes them): its summary is printed, not written (``--summarise DIR``
 writes it when the setting ships). The folder's ``setting.json`` records smc_ne's setting

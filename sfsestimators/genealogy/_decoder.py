@@ -427,9 +427,10 @@ class NeDecoderMixin:
         NePosterior
             N_e in diploid individuals per interval of :data:`NE_TIME_GRID` (generations);
             ``method`` says which; ``"smc"``'s ``info`` holds its fit (the penalised
-            objective along the EM, recombination rate, pairs, bins, E-steps),
+            objective along the EM, recombination rate, pairs, bins, E-steps; ``"events"``,
+            the data's coalescing tracts per interval, and ``"boot_sd"``),
             ``"decoder"``: the decoder's own NePosterior, and ``"model_error"``: the
-            calibrated log10 sd added to the draws).
+            calibrated log10 sd added to the draws.
         """
         check_is_fitted(self)
         if method not in ("smc", "decoder"):

@@ -440,9 +440,11 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
         log10 sd of normal noise added to the draws: the error the one-step bootstrap
         misses (smoothing bias, intervals the data do not inform); a callable is given the
         point estimate (sizes, (K,)) and the data's evidence per interval (a dict:
-        ``"events"``, the expected tracts whose coalescence time falls in it, summed over
-        the sequences, and ``"boot_sd"``, the bootstrap's log10 sd) and returns it
-        (``predict_ne`` passes :func:`calibrated_error` with its decoder). None: the
+        ``"events"``, the expected tracts whose coalescence time falls in it (a sequence's
+        first bin and each change of state into it, summed over the sequences, times the
+        called fraction of the pair-bins), and ``"boot_sd"``, the bootstrap replicates'
+        log10 sd) and returns it (``predict_ne`` passes :func:`calibrated_error` with its
+        decoder; before session 13 the callable was given the point estimate alone). None: the
         bootstrap alone (too narrow a band).
     sfs_weight : float, default=3.0
         Weight of the SFS's multinomial log-likelihood (its shape under the sizes,
@@ -618,9 +620,11 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
     pick = rng.randint(1, len(boot), size=n_draws) if n_boot else np.zeros(n_draws, int)
     log_n = np.vstack([boot[:1], boot[pick]])
     # what the data say per interval: tracts starting there (first states and changes of
-    # state into it, all sequences) and the bootstrap's log10 sd
-    events = first + xi.sum(0).sum(0) - np.einsum("bkk->k", xi)
-    evidence = {"events": events, "boot_sd": boot.std(0) / np.log(10)}
+    # state into it, all sequences; times the called fraction of the pair-bins, as the
+    # chain runs through missing bins on the model alone) and the bootstrap's log10 sd
+    events = (first + xi.sum(0).sum(0) - np.einsum("bkk->k", xi)) * seen.mean()
+    evidence = {"events": events, "boot_sd": (boot[1:].std(0, ddof=1) if n_boot > 1
+                                              else np.zeros(k_n)) / np.log(10)}
     if callable(model_error):
         model_error = model_error(np.exp(boot[0]), evidence)
     if model_error is not None:

@@ -4,8 +4,9 @@ calibrated one.
 The one-step block bootstrap misses most of the estimate's error (the smoothing bias at a
 sharp change, the pull towards the reference where the data are silent). Its variance is
 modelled per interval k of :data:`NE_TIME_GRID` as a non-negative combination of terms
-(:func:`error_design`): a constant per level of the data's evidence there (the tracts of
-the pairs' genomes that coalesce in the interval: fewer than 10, 10-100, ..., over 1e5),
+(:func:`error_design`): a constant per level of the data's evidence there (the expected
+tracts of the pairs' genomes whose coalescence time falls in the interval, ``smc_ne``'s
+``info["events"]``: fewer than 10, 10-100, ..., over 1e5),
 the decoder's own variance there, and the squared distance between the estimate and the
 decoder's median. The weights are fitted by maximum likelihood on the errors of
 simulations of the decoder's prior (``benchmarks/smc_calibration.py``) and shipped in
@@ -36,12 +37,25 @@ def error_design(quantiles, point, events=None):
     (:data:`EVENT_LEVELS` of ``events``, zeros where it is None); the decoder's log10
     variance ``w^2`` (its 90 % band, ``quantiles`` (3, K) at 5/50/95 %, over 3.29,
     squared); ``d^2``, the log10 distance of ``point`` (sizes) from the decoder's median,
-    squared."""
+    squared.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sfsestimators.genealogy import error_design
+    >>> band = np.array([[1e3] * 3, [2e3] * 3, [4e3] * 3])  # 5 / 50 / 95 %, 3 intervals
+    >>> x = error_design(band, np.array([2e3, 2e3, 2e4]), events=[3.0, 500.0, 2e5])
+    >>> x.shape, x[:, 3:9].argmax(1).tolist(), x[:, -1].round(2).tolist()
+    ((3, 11), [0, 2, 5], [0.0, 0.0, 1.0])
+    """
     lo, mid, hi = np.log10(np.asarray(quantiles, dtype=float))
     k = len(point)
     w, d = (hi - lo) / 3.29, np.log10(np.asarray(point, dtype=float)) - mid
     levels = np.zeros((k, len(EVENT_LEVELS) + 1))
     if events is not None:
+        if not np.all(np.isfinite(events)) or np.any(np.asarray(events) < 0):
+            raise ValueError(f"events holds {np.asarray(events)!r}; expected finite "
+                             "counts >= 0 (smc_ne's info['events']).")
         levels[np.arange(k), np.searchsorted(EVENT_LEVELS, np.asarray(events, float),
                                              side="right")] = 1.0
     return np.column_stack([np.eye(k), levels, w ** 2, d ** 2])

@@ -38,6 +38,9 @@ from sfsestimators.genealogy import EVENT_LEVELS, NE_PRIOR, NE_TIME_GRID, error_
 from sfsestimators.simulate import sample_size_history, simulate
 
 MU, RHO = 1.29e-8, 1e-8
+_MID = np.sqrt(NE_TIME_GRID[:-1] * NE_TIME_GRID[1:])
+#: the intervals whose midpoints lie in ne_accuracy's scored times, 100-5e4 generations
+SCORED = (_MID > 100) & (_MID < 5e4)
 OUT = os.path.join(os.path.dirname(__file__), "..", "sfsestimators", "pretrained",
                    "smc_error.json")
 
@@ -168,7 +171,7 @@ def summarise(out_dir, write=True):
     target = err.reshape(-1) ** 2
     design = np.vstack([error_design(10 ** r["decoder"], 10 ** r["point"], r["events"])
                         for r in runs])
-    scored = (NE_TIME_GRID[1:] > 100) & (NE_TIME_GRID[:-1] < 5e4)  # ne_accuracy's times
+    scored = SCORED
     rows = np.arange(n * k).reshape(n, k)
     n_lev = len(EVENT_LEVELS) + 1
     print(f"{n} simulations; {np.mean([r['seconds'] for r in runs]):.1f} s each")

@@ -32,12 +32,9 @@ import warnings
 
 import numpy as np
 from joblib import Parallel, delayed
-from smc_calibration import MU, check_setting, parse, sim_path, simulate_history
+from smc_calibration import MU, SCORED, check_setting, parse, sim_path, simulate_history
 
-from sfsestimators.genealogy import NE_TIME_GRID, as_genotypes
-
-MID = np.sqrt(NE_TIME_GRID[:-1] * NE_TIME_GRID[1:])
-SCORED = (MID > 100) & (MID < 5e4)
+from sfsestimators.genealogy import as_genotypes
 
 
 def fit_path(out_dir, i, variant):

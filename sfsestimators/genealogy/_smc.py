@@ -622,7 +622,8 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
     # what the data say per interval: tracts starting there (first states and changes of
     # state into it, all sequences; times the called fraction of the pair-bins, as the
     # chain runs through missing bins on the model alone) and the bootstrap's log10 sd
-    events = (first + xi.sum(0).sum(0) - np.einsum("bkk->k", xi)) * seen.mean()
+    moves = xi.sum(0)  # expected transitions i -> j, all blocks
+    events = (first + moves.sum(0) - np.diag(moves)) * seen.mean()
     evidence = {"events": events, "boot_sd": (boot[1:].std(0, ddof=1) if n_boot > 1
                                               else np.zeros(k_n)) / np.log(10)}
     if callable(model_error):

@@ -19,7 +19,8 @@ from ._scales import to_log_scale
 from .spectrum import projection_matrix
 
 __all__ = ["SFSEmulatorModule", "PopulationGraphEncoder", "SpectrumModule", "SpectrumLoss",
-           "PairConvNet", "BottleneckAdapter", "ACTIVATIONS"]
+           "PairConvNet", "BottleneckAdapter", "NodeTimeHead", "node_features",
+           "N_NODE_FEATURES", "ACTIVATIONS"]
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "silu": nn.SiLU, "tanh": nn.Tanh}
 
@@ -334,7 +335,7 @@ class PairConvNet(nn.Module):
     """
 
     def __init__(self, width=32, n_blocks=4, kernel_size=5, n_features=4, adapter=0,
-                 n_mask=0):
+                 n_mask=0, node_head=0):
         super().__init__()
         self.n_features = n_features
         self.inp = nn.Conv1d(n_features, width, 1)
@@ -352,6 +353,9 @@ class PairConvNet(nn.Module):
         self.blocks = nn.Sequential(*[_Block(width, kernel_size, 2 ** (i % 5))
                                       for i in range(n_blocks)])
         self.out = nn.Conv1d(width, 2, 1)
+        # the node-time head of the local trees (0: none); it reads the pair outputs, not
+        # the activations, so the pair head's answers do not depend on it
+        self.node_head = NodeTimeHead(node_head) if node_head else None
 
     def forward(self, x, shift=None, hidden=False):
         """Mean and log sd of ln TMRCA, each (n_pairs, n_windows); ``shift`` (n_pairs,), the
@@ -375,3 +379,56 @@ class PairConvNet(nn.Module):
         if hidden:
             return mean, h[:, 1].clamp(-5, 3), pooled
         return mean, h[:, 1].clamp(-5, 3)
+
+
+class NodeTimeHead(nn.Module):
+    """Log-normal time of a node of a local tree from the predicted times of the pairs it
+    joins.
+
+    A node that joins leaf sets A and B is as old as the oldest of its |A| x |B| pairs'
+    TMRCAs (the MRCA of a set of leaves), not their mean: the head maps the mean, spread
+    and predicted sd of those pairs' ln TMRCA, the node's share of the leaves and the
+    sample size (:data:`N_NODE_FEATURES` numbers, :func:`node_features`) through a small
+    MLP to a correction of the mean and of the log sd. Its last layer starts at zero, so an
+    untrained head answers the pairs' mean and mean sd.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sfsestimators.nn import NodeTimeHead, node_features
+    >>> x = node_features(torch.tensor([8.0]), torch.tensor([8.5]), torch.tensor([7.5]),
+    ...                   torch.tensor([0.25]), torch.tensor([2.0]), 10)
+    >>> mean, log_sd = NodeTimeHead(16)(x)
+    >>> float(mean[0]), round(float(log_sd[0].exp()), 3)   # untrained: the pairs' mean, sd
+    (8.0, 0.5)
+    """
+
+    def __init__(self, width=32):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(N_NODE_FEATURES, width), nn.GELU(),
+                                 nn.Linear(width, width), nn.GELU(), nn.Linear(width, 2))
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, x):
+        """Mean and log sd of ln node time (generations), each (...,), from features
+        (..., N_NODE_FEATURES)."""
+        out = self.mlp(x)
+        return x[..., 0] * 2 + 9 + out[..., 0], (x[..., 3] + out[..., 1]).clamp(-5, 3)
+
+
+#: inputs of :class:`NodeTimeHead` per node
+N_NODE_FEATURES = 6
+#: hidden width of the node-time head that a Mainspring curriculum with node or SFS terms adds
+NODE_HEAD_WIDTH = 32
+
+
+def node_features(mean, high, low, var, size, n):
+    """:class:`NodeTimeHead`'s inputs: of the pairs a node joins, the mean, largest and
+    smallest predicted ln TMRCA and the mean predicted variance; the node's number of
+    descendant leaves ``size`` of ``n``. Tensors of one shape; returns (..., 6)."""
+    size = torch.as_tensor(size, dtype=mean.dtype, device=mean.device)
+    return torch.stack([(mean - 9) / 2, high - mean, mean - low,
+                        0.5 * torch.log(var.clamp_min(1e-6)), torch.log(size / n),
+                        torch.full_like(mean, float(torch.log(torch.tensor(float(n)))) - 3)],
+                       dim=-1)

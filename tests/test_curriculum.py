@@ -124,3 +124,78 @@ def test_training_and_ne_plots(tmp_path):
     plot_ne(post, truth=([1e2, 1e5], [1e4, 1e4]), generation_time=25,
             path=tmp_path / "ne.png")
     assert (tmp_path / "ne.png").stat().st_size > 0
+
+
+def test_node_and_sfs_terms_train_the_node_head_not_the_pair_times():
+    """With a node-time head the node and SFS terms have gradients for the head only: the
+    pairwise times (the time term's) are not pulled towards the oldest pair of each node."""
+    from sfsestimators.nn import NodeTimeHead
+
+    _, item = _one_tree_item()
+    (batch, target) = make_batch([item], 1e-8, True)
+    mean = (target + 0.3 * torch.randn(target.shape, generator=torch.Generator().manual_seed(0),
+                                       dtype=target.dtype)).requires_grad_(True)
+    head = NodeTimeHead(8).to(target.dtype)
+    total, parts = composite_loss(mean, torch.full_like(target, -1.0), target, batch["aux"],
+                                  {"time": 0, "topology": 0, "node": 1, "sfs": 1},
+                                  node_head=head)
+    total.backward()
+    assert mean.grad is None or float(mean.grad.abs().sum()) == 0.0
+    assert float(head.mlp[-1].weight.grad.abs().sum()) > 0
+    # without a head the two terms are diagnostics: no gradient at all
+    _, parts0 = composite_loss(target, torch.full_like(target, -1.0), target, batch["aux"],
+                               None)
+    assert np.isfinite(float(parts0["loss_node"])) and not parts0["loss_node"].requires_grad
+
+
+def test_node_head_trains_on_a_frozen_backbone_and_dates_the_trees(tmp_path):
+    """freeze_backbone: the curriculum trains only the node-time head (every other weight
+    stays init_from's); the trees' nodes take the head's times and sds; the head survives
+    save/load."""
+    from sfsestimators.genealogy import tree_node_times
+    from sfsestimators.simulate import SizeHistory, simulate
+
+    base = MainspringARGEstimator.pretrained(device="cpu")
+    est = MainspringARGEstimator(
+        curriculum=[dict(name="c", steps=4, prior={"max_epochs": 1}, lambda_node=1,
+                         lambda_sfs=0.1)], steps_per_epoch=2, n_haplotypes=6,
+        train_length=3e4, init_from="small", freeze_backbone=True, lr=1e-2, device="cpu",
+        random_state=0).fit()
+    before, after = base.module_.state_dict(), est.module_.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if not k.startswith("node_"))
+    head = [k for k in after if k.startswith("node_head.")]
+    assert head and any(k not in before or not torch.equal(before[k], after[k]) for k in head)
+    ts = simulate(SizeHistory([0.0], [1e4]), 8, 3e4, random_state=1)
+    pred = est.predict(ts, ne_draws=0)
+    dated = pred.to_tree_sequence(merge=False)
+    plain = pred.to_tree_sequence(merge=False, times="median")
+    iu = np.triu_indices(8, 1)
+    log_t = pred.log_tmrca[:, iu[0], iu[1]].astype(float)
+    sd = pred.log_tmrca_sd[:, iu[0], iu[1]].astype(float)
+    with torch.no_grad():
+        mean, var = tree_node_times(torch.tensor(log_t, dtype=torch.float32),
+                                    torch.tensor(sd ** 2, dtype=torch.float32),
+                                    window_trees(log_t, 8), est.module_.node_head)
+    parent = window_trees(log_t, 8)[1]
+    for w, x in enumerate(0.5 * (pred.windows[1:] + pred.windows[:-1])):
+        a, b = dated.at(x, sample_lists=True), plain.at(x, sample_lists=True)
+        assert a.kc_distance(b) == 0.0  # the same UPGMA topology, other node times
+        # the head's median times, each parent kept older than its children
+        expected = np.exp(mean[w].numpy().astype(float))
+        for k in range(7):
+            kids = [c - 8 for c in np.flatnonzero(parent[w] == 8 + k) if c >= 8]
+            expected[k] = max([expected[k]] + [expected[c] * (1 + 1e-9) + 1e-9 for c in kids])
+        times = sorted(a.time(u) for u in a.nodes() if a.is_internal(u))
+        np.testing.assert_allclose(times, np.sort(expected), rtol=1e-5)
+    sds = np.array([dated.node(u).metadata["log_time_sd"] for u in range(8, dated.num_nodes)])
+    head_sds = var.sqrt().numpy().ravel()
+    assert np.all(np.abs(sds[:, None] - head_sds[None, :]).min(axis=1) < 1e-4)  # 4 decimals
+    assert pred.implied_sfs(1.29e-8).sum() > 0
+    est.save(tmp_path / "head.pt")
+    again = MainspringARGEstimator.load(tmp_path / "head.pt", device="cpu")
+    assert again.predict(ts, ne_draws=0).to_tree_sequence().tables.nodes == \
+        pred.to_tree_sequence().tables.nodes
+    with pytest.raises(ValueError, match="linkage_method"):
+        pred.to_tree_sequence(linkage_method="single")
+    with pytest.raises(ValueError, match="node-time head"):
+        pred._replace(node_head=None).to_tree_sequence(times="head")

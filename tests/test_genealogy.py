@@ -231,11 +231,16 @@ def test_shipped_checkpoint_and_corrupted_files(tmp_path):
     from sfsestimators.pretrained import MAINSPRING_WEIGHTS
 
     shipped = MainspringARGEstimator.pretrained(device="cpu")
-    assert shipped.n_steps_ == 5400 and shipped.features == "triplet"
+    # 5,400 steps of the network, then 1,200 of its node-time head through phases 1-3
+    assert shipped.n_steps_ == 6600 and shipped.features == "triplet"
+    assert shipped.module_.node_head is not None and shipped.freeze_backbone
+    assert [row["phase"] for row in shipped.history_][::4] == [
+        "constant", "1-2 changes", "full prior"]
+    assert shipped.checkpoint_dir is None
     path = tmp_path / "copy.pt"
     shipped.save(path)
     again = MainspringARGEstimator.load(path, device="cpu")
-    assert again.n_steps_ == 5400 and len(again.history_) == len(shipped.history_)
+    assert again.n_steps_ == 6600 and len(again.history_) == len(shipped.history_)
     bad = tmp_path / "bad.pt"
     bad.write_bytes(open(MAINSPRING_WEIGHTS, "rb").read()[:5000])  # a truncated copy
     with pytest.raises(ValueError, match="not a readable MainspringARGEstimator file"):
@@ -588,7 +593,8 @@ def test_wmissing_bitmask_channels_train_on_a_frozen_backbone():
                                  max_steps=4, steps_per_epoch=2, n_haplotypes=8,
                                  train_length=1e5, random_state=0).fit()
     trained, frozen = est.module_.state_dict(), base.module_.state_dict()
-    assert all(torch.equal(trained[k], frozen[k]) for k in frozen)
+    assert all(torch.equal(trained[k], frozen[k]) for k in frozen if k in trained)
+    assert set(frozen) - set(trained) == {k for k in frozen if k.startswith("node_head.")}
     assert float(est.module_.mask_in.weight.abs().sum()) > 0
     item = extract_targets(simulate(SizeHistory([0.0], [1e4]), 8, 1e5, random_state=5), 2000.0)
     masked = mask_item(item, np.random.RandomState(2), hole_rate=3.0)

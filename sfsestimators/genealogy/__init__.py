@@ -34,6 +34,7 @@ from ._curriculum import (
     Phase,
     composite_loss,
     scale_curriculum,
+    tree_node_times,
     trees_implied_sfs,
     window_trees,
 )
@@ -73,7 +74,8 @@ __all__ = ["MainspringARGEstimator", "GenealogyPrediction", "PairwisePrediction"
            "load_training_set",
            "grid_log10_ne", "NE_PRIOR", "NE_SFS_SIZE", "LOG_T_EDGES",
            "DIVERGENCE_SCALES", "LOG_D_EDGES", "Phase", "CURRICULUM",
-           "COMPONENTS", "composite_loss", "window_trees", "trees_implied_sfs",
+           "COMPONENTS", "composite_loss", "window_trees", "tree_node_times",
+           "trees_implied_sfs",
            "scale_curriculum", "CopyingHead", "copying_features", "rare_sharing",
            "train_copying_head", "true_closest", "candidates", "smc_ne", "coalescent_sfs",
            "calibrated_error", "error_design", "EVENT_LEVELS"]

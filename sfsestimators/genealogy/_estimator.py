@@ -33,7 +33,7 @@ from skorch.history import History
 
 from .._persist import load_file, plain_history, resolve_device, save_file
 from .._validation import check_int_params
-from ..nn import PairConvNet
+from ..nn import NODE_HEAD_WIDTH, PairConvNet
 from ..simulate import MUTATION_RATE, RECOMBINATION_RATE, extract_targets
 from ._copying import CopyingHeadMixin
 from ._curriculum import (
@@ -68,7 +68,7 @@ PRESETS = {
 
 
 #: what a fine-tuning stage adds to a frozen backbone (and trains)
-_NEW_MODULES = ("adapters.", "mask_in.")
+_NEW_MODULES = ("adapters.", "mask_in.", "node_head.")
 
 
 def _n_steps(history):
@@ -151,6 +151,9 @@ class MainspringARGEstimator(PairNetworkMixin, NeDecoderMixin, CopyingHeadMixin,
     init_from : str or None, default=None
         Start from these weights: a preset name (:meth:`available`) or a file written by
         :meth:`save`.
+    freeze_backbone : bool, default=False
+        With ``init_from``: train only what the file lacks (the node-time head, adapters,
+        the mask input map); the pairwise times stay those of ``init_from``.
     curriculum : "default", list of dict, or None, default=None
         Train through phases (:class:`~sfsestimators.genealogy.Phase` keyword arguments, or
         ``"default"`` for :data:`~sfsestimators.genealogy.CURRICULUM`: constant N_e; 1-2
@@ -160,7 +163,9 @@ class MainspringARGEstimator(PairNetworkMixin, NeDecoderMixin, CopyingHeadMixin,
         imply; :func:`~sfsestimators.genealogy.composite_loss`). The run is then the sum of
         the phases' steps (``max_steps`` is not used); the history records each epoch's
         ``phase``, ``tau`` and every loss component and diagnostic. None: the Gaussian NLL
-        of the pairwise times on ``prior``.
+        of the pairwise times on ``prior``. A curriculum with node or SFS terms adds the
+        node-time head (:class:`~sfsestimators.nn.NodeTimeHead`; the times of
+        :meth:`GenealogyPrediction.to_tree_sequence`'s nodes).
     missing_mask : bool, default=False
         Read two bitmask channels besides the features (:func:`features_for_pairs` with
         ``mask=True``: the fraction of each window's sites a pair lacks, and the window's
@@ -211,7 +216,8 @@ class MainspringARGEstimator(PairNetworkMixin, NeDecoderMixin, CopyingHeadMixin,
                  max_steps=200, steps_per_epoch=50, batch_size=2, lr=2e-3,
                  lr_schedule="constant", validation_size=0, patience=None,
                  checkpoint_dir=None, n_workers=0, prior=None, rate_range=None, adapter=0,
-                 init_from=None, curriculum=None, missing_mask=False, device="auto",
+                 init_from=None, freeze_backbone=False, curriculum=None, missing_mask=False,
+                 device="auto",
                  random_state=None, verbose=0, progress=False):
         self.preset = preset
         self.features = features
@@ -234,6 +240,7 @@ class MainspringARGEstimator(PairNetworkMixin, NeDecoderMixin, CopyingHeadMixin,
         self.rate_range = rate_range
         self.adapter = adapter
         self.init_from = init_from
+        self.freeze_backbone = freeze_backbone
         self.curriculum = curriculum
         self.missing_mask = missing_mask
         self.device = device
@@ -349,6 +356,8 @@ class MainspringARGEstimator(PairNetworkMixin, NeDecoderMixin, CopyingHeadMixin,
         net = _GaussianNet(
             PairConvNet, module__n_features=N_PAIR_FEATURES[self.features],
             module__adapter=int(self.adapter), module__n_mask=2 if self.missing_mask else 0,
+            module__node_head=NODE_HEAD_WIDTH * any(
+                p.lambda_node or p.lambda_sfs for p in self._phases()),
             **{f"module__{k}": v for k, v in PRESETS[self.preset].items()},
             criterion=torch.nn.GaussianNLLLoss, optimizer=torch.optim.AdamW, lr=self.lr,
             max_epochs=math.ceil(self._total_steps() / self.steps_per_epoch), batch_size=None,
@@ -401,12 +410,14 @@ class MainspringARGEstimator(PairNetworkMixin, NeDecoderMixin, CopyingHeadMixin,
 
             path = resolve(path)
         state = load_file(path, type(self), legacy=from_format_1)["state_dict"]
+        own = self.net_.module_.state_dict()  # heads this network lacks are left out
+        state = {k: v for k, v in state.items() if k in own or not k.startswith(_NEW_MODULES)}
         missing, unexpected = self.net_.module_.load_state_dict(state, strict=False)
         if unexpected or any(not k.startswith(_NEW_MODULES) for k in missing):
             raise ValueError(f"init_from={self.init_from!r} holds weights of another network "
                              f"(missing {missing[:3]}, unexpected {unexpected[:3]}); expected "
                              f"the preset {self.preset!r} with features={self.features!r}.")
-        if self.adapter:
+        if self.adapter or self.freeze_backbone:
             for name, param in self.net_.module_.named_parameters():
                 param.requires_grad_(name.startswith(_NEW_MODULES))
 
@@ -553,8 +564,9 @@ class MainspringARGEstimator(PairNetworkMixin, NeDecoderMixin, CopyingHeadMixin,
                 ne = ne_posterior(mean.ravel()[keep], sd.ravel()[keep], n_draws=int(ne_draws),
                                   random_state=int(rng.integers(2**31 - 1)))
         head = getattr(self, "copying_head_", None) is not None
-        return self._with_copying(prediction_from_pairs(mean.T, sd.T, pairs, n, windows,
-                                                        length, ne=ne, copying=not head),
+        return self._with_copying(prediction_from_pairs(
+            mean.T, sd.T, pairs, n, windows, length, ne=ne, copying=not head,
+            node_head=self.module_.node_head),
                                   g, pos, div)
 
     def score(self, X, y=None):
@@ -611,7 +623,7 @@ class MainspringARGEstimator(PairNetworkMixin, NeDecoderMixin, CopyingHeadMixin,
         if ckpt.get("optimizer"):
             est.net_.optimizer_.load_state_dict(ckpt["optimizer"])
         est.net_.history = History(ckpt["history"])
-        if est.adapter and est.init_from is not None:  # keep training the adapters only
+        if (est.adapter or est.freeze_backbone) and est.init_from is not None:  # new only
             for name, param in est.net_.module_.named_parameters():
                 param.requires_grad_(name.startswith(_NEW_MODULES))
         est._steps_before = int(ckpt["n_steps"]) - _n_steps(ckpt["history"])

@@ -9,6 +9,9 @@ from scipy.cluster.hierarchy import linkage
 
 __all__ = ["GenealogyPrediction", "PairwisePrediction", "prediction_from_pairs"]
 
+#: windows per call of the node-time head in :meth:`GenealogyPrediction.to_tree_sequence`
+_HEAD_CHUNK = 256
+
 
 class GenealogyPrediction(NamedTuple):
     """What :meth:`MainspringARGEstimator.predict` returns.
@@ -34,6 +37,9 @@ class GenealogyPrediction(NamedTuple):
         N_e(t) draws from the predicted pairwise times (:func:`ne_posterior`): ``times``,
         ``median``, ``quantiles(q)``, ``band_at(t)``, ``sample(n)``; generations and diploid
         individuals (``in_years(generation_time)`` for years).
+    node_head : NodeTimeHead or None
+        The estimator's node-time head (:class:`~sfsestimators.nn.NodeTimeHead`), if it has
+        one: the times and sds of :meth:`to_tree_sequence`'s nodes.
 
     Examples
     --------
@@ -55,6 +61,7 @@ class GenealogyPrediction(NamedTuple):
     breakpoints: np.ndarray
     sequence_length: float
     ne: object = None
+    node_head: object = None
 
     def implied_sfs(self, mutation_rate):
         """The unfolded SFS the predicted local trees imply: their branch lengths times
@@ -66,7 +73,7 @@ class GenealogyPrediction(NamedTuple):
         ts = self.to_tree_sequence()
         return implied_sfs(branch_structure(ts), ts.tables.nodes.time, mutation_rate).numpy()
 
-    def to_tree_sequence(self, *, merge=True, linkage_method="average", times="mean"):
+    def to_tree_sequence(self, *, merge=True, linkage_method="average", times="auto"):
         """Ultrametric local trees (UPGMA of the predicted TMRCAs) as a tskit tree sequence.
 
         With ``merge=True`` a subtree that persists from one window to the next (the same
@@ -83,14 +90,27 @@ class GenealogyPrediction(NamedTuple):
         merge : bool, default=True
         linkage_method : str, default="average"
             scipy's hierarchical clustering of the predicted times ("average" is UPGMA).
-        times : {"mean", "median"}, default="mean"
-            Cluster the pairwise times' means ``exp(mu + sd^2 / 2)`` under the predicted
-            log-normal, or their medians ``exp(mu)``. Measured on held-out msprime data
-            (20 haplotypes, 500 kb, constant and bottleneck histories): the root's height is
-            0.91-1.02 of the truth with the means and 0.85-0.92 with the medians.
+        times : {"auto", "head", "mean", "median"}, default="auto"
+            ``"head"``: cluster the medians ``exp(mu)`` (as in training) and take each
+            node's time (the median of its log-normal) and ``log_time_sd`` from the node-time
+            head (:class:`~sfsestimators.nn.NodeTimeHead`, trained on the true times of the
+            nodes' leaf sets); ``"mean"`` / ``"median"``: no head, each node at the UPGMA
+            height of the pairwise times' means ``exp(mu + sd^2 / 2)`` under the predicted
+            log-normal or of their medians, its sd the mean over its pairs. Measured on
+            held-out msprime data (20 haplotypes, 500 kb, constant and bottleneck
+            histories): the root's height is 0.91-1.02 of the truth with the means and
+            0.85-0.92 with the medians. ``"auto"``: ``"head"`` when there is one, else
+            ``"mean"``.
         """
-        if times not in ("mean", "median"):
-            raise ValueError(f"times is {times!r}; expected 'mean' or 'median'.")
+        if times not in ("auto", "head", "mean", "median"):
+            raise ValueError(f"times is {times!r}; expected 'auto', 'head', 'mean' or "
+                             "'median'.")
+        if times == "head" and self.node_head is None:
+            raise ValueError("times='head' needs a node-time head; this prediction has none "
+                             "(an estimator trained with a curriculum of node or SFS terms "
+                             "has one); expected 'mean' or 'median'.")
+        if times == "auto":
+            times = "mean" if self.node_head is None else "head"
         import tskit
 
         n = self.log_tmrca.shape[1]
@@ -108,14 +128,18 @@ class GenealogyPrediction(NamedTuple):
             log_t = self.log_tmrca[w][iu].astype(float)
             if times == "mean":
                 log_t = log_t + 0.5 * self.log_tmrca_sd[w][iu].astype(float) ** 2
+            if times == "head" and w % _HEAD_CHUNK == 0:
+                head_mean, head_sd = self._head_times(w, w + _HEAD_CHUNK, linkage_method)
             merges = linkage(np.exp(log_t), method=linkage_method)
             keys = list(range(n))
             members = [[i] for i in range(n)]
             sd_w = self.log_tmrca_sd[w]
             now = {}
-            for a, b, height, _ in merges:
+            for k, (a, b, height, _) in enumerate(merges):
                 a, b = int(a), int(b)
                 sd = float(sd_w[np.ix_(members[a], members[b])].mean())
+                if times == "head":
+                    height, sd = head_mean[w % _HEAD_CHUNK, k], head_sd[w % _HEAD_CHUNK, k]
                 members.append(members[a] + members[b])
                 key = frozenset((keys[a], keys[b]))
                 if not merge or key not in active:
@@ -136,6 +160,29 @@ class GenealogyPrediction(NamedTuple):
         tables.edges.squash()
         tables.sort()
         return tables.tree_sequence()
+
+    def _head_times(self, start, stop, linkage_method):
+        """The node-time head's median time and ln-time sd (windows, n - 1) of every merge
+        of windows ``start:stop`` (UPGMA of the median times, merges in linkage order)."""
+        import torch
+
+        from ._curriculum import tree_node_times, window_trees
+
+        if linkage_method != "average":
+            raise ValueError(f"linkage_method is {linkage_method!r}; the node-time head "
+                             "reads UPGMA trees: expected 'average' (or times='mean').")
+        n = self.log_tmrca.shape[1]
+        iu = np.triu_indices(n, 1)
+        log_t = self.log_tmrca[start:stop][:, iu[0], iu[1]].astype(float)
+        sd = self.log_tmrca_sd[start:stop][:, iu[0], iu[1]].astype(float)
+        head = self.node_head
+        like = next(head.parameters())
+        with torch.no_grad():
+            mean, var = tree_node_times(
+                torch.as_tensor(log_t, dtype=like.dtype, device=like.device),
+                torch.as_tensor(sd ** 2, dtype=like.dtype, device=like.device),
+                window_trees(log_t, n), head)
+        return np.exp(mean.double().cpu().numpy()), np.sqrt(var.double().cpu().numpy())
 
 
 def _node_of(now, key):
@@ -174,11 +221,12 @@ def parents_and_breaks(probs):
 
 
 def prediction_from_pairs(mean, sd, pairs, n, windows, length, chunk=256, ne=None,
-                          copying=True):
+                          copying=True, node_head=None):
     """Assemble a :class:`GenealogyPrediction` from per-pair (n_windows, n_pairs) means and
     standard deviations of ln TMRCA (float32; the copying probabilities in window chunks,
     so that no temporary is larger than ``chunk`` windows). ``copying=False``: without the
-    copying probabilities, parents and breakpoints (None: a copying head supplies them)."""
+    copying probabilities, parents and breakpoints (None: a copying head supplies them);
+    ``node_head``: the estimator's node-time head, carried along for the trees."""
     n_w = len(windows) - 1
     log_t = np.zeros((n_w, n, n), dtype=np.float32)
     log_sd_full = np.zeros((n_w, n, n), dtype=np.float32)
@@ -187,7 +235,7 @@ def prediction_from_pairs(mean, sd, pairs, n, windows, length, chunk=256, ne=Non
     log_sd_full[:, pairs[:, 1], pairs[:, 0]] = sd
     if not copying:
         return GenealogyPrediction(windows, log_t, log_sd_full, None, None, None,
-                                   float(length), ne)
+                                   float(length), ne, node_head)
     probs = np.empty((n_w, n, n), dtype=np.float32)
     diag = np.arange(n)
     for start in range(0, n_w, chunk):
@@ -197,7 +245,7 @@ def prediction_from_pairs(mean, sd, pairs, n, windows, length, chunk=256, ne=Non
         p = np.exp(logits - logits.max(axis=2, keepdims=True))
         probs[start:start + chunk] = p / p.sum(axis=2, keepdims=True)
     return GenealogyPrediction(windows, log_t, log_sd_full, probs, *parents_and_breaks(probs),
-                               float(length), ne)
+                               float(length), ne, node_head)
 
 
 class PairwisePrediction(NamedTuple):

@@ -34,7 +34,13 @@ import numpy as np
 from joblib import Parallel, delayed
 
 from sfsestimators import MainspringARGEstimator
-from sfsestimators.genealogy import EVENT_LEVELS, NE_PRIOR, NE_TIME_GRID, error_design
+from sfsestimators.genealogy import (
+    EVENT_LEVELS,
+    NE_PRIOR,
+    NE_TIME_GRID,
+    design_columns,
+    error_design,
+)
 from sfsestimators.simulate import sample_size_history, simulate
 
 MU, RHO = 1.29e-8, 1e-8
@@ -173,10 +179,10 @@ def summarise(out_dir, write=True):
                         for r in runs])
     scored = SCORED
     rows = np.arange(n * k).reshape(n, k)
-    n_lev = len(EVENT_LEVELS) + 1
+    c = design_columns(k)
     print(f"{n} simulations; {np.mean([r['seconds'] for r in runs]):.1f} s each")
-    per_interval = np.r_[np.arange(k), k + n_lev, k + n_lev + 1]
-    per_level = np.arange(k, k + n_lev + 2)
+    per_interval = np.r_[c["interval"], c["decoder_sd"], c["disagreement"]]
+    per_level = np.r_[c["level"], c["decoder_sd"], c["disagreement"]]
     fits = {"per interval, least squares": (per_interval, lambda X, y, c0: nnls(X, y)[0]),
             "per evidence level, likelihood": (per_level, _fit)}
     print(f"{'model':<32} {'LOO cov90':>9} {'100-5e4':>8} {'LOO nll':>8} {'100-5e4':>8} "
@@ -201,10 +207,10 @@ def summarise(out_dir, write=True):
               f"{np.mean(per_sim > 0.95):>6.2f}")
     sigma = np.sqrt(design @ coef).reshape(n, k)  # the last: the one written
     z = np.abs(err) / sigma
-    print(f"written model: decoder-sd weight {coef[-2]:.3f}, disagreement weight "
-          f"{coef[-1]:.3f}; sd per evidence level (tracts < "
+    print(f"written model: decoder-sd weight {coef[c['decoder_sd']]:.3f}, disagreement "
+          f"weight {coef[c['disagreement']]:.3f}; sd per evidence level (tracts < "
           + ", ".join(f"{e:g}" for e in EVENT_LEVELS) + ", more): "
-          + " ".join(f"{np.sqrt(c):.3f}" for c in coef[k:k + n_lev]))
+          + " ".join(f"{np.sqrt(v):.3f}" for v in coef[c["level"]]))
     print(f"{'interval (gen)':>22} {'RMS error':>10} {'RMS sd':>7} {'cov90':>6} "
           f"{'decoder cov90':>14} {'median tracts':>14}")
     dec_cov = np.mean([(r["truth"] >= r["decoder"][0]) & (r["truth"] <= r["decoder"][2])
@@ -226,9 +232,9 @@ def summarise(out_dir, write=True):
             with open(setting_path) as fh:
                 setting = {k: v for k, v in json.load(fh).items() if k in ("tol", "n_iter")}
         model = {"intervals": k,
-                 "events_variance": [round(float(x), 5) for x in coef[k:k + n_lev]],
-                 "decoder_sd_weight": round(float(coef[-2]), 4),
-                 "disagreement_weight": round(float(coef[-1]), 4),
+                 "events_variance": [round(float(x), 5) for x in coef[c["level"]]],
+                 "decoder_sd_weight": round(float(coef[c["decoder_sd"]]), 4),
+                 "disagreement_weight": round(float(coef[c["disagreement"]]), 4),
                  "simulations": n,
                  "command": f"python benchmarks/smc_calibration.py --n {n}",
                  "smc_setting": setting}

@@ -234,7 +234,7 @@ def test_shipped_checkpoint_and_corrupted_files(tmp_path):
     # 5,400 steps of the network, then 1,200 of its node-time head through phases 1-3
     assert shipped.n_steps_ == 6600 and shipped.features == "triplet"
     assert shipped.module_.node_head is not None and shipped.freeze_backbone
-    assert [row["phase"] for row in shipped.history_][::4] == [
+    assert list(dict.fromkeys(row["phase"] for row in shipped.history_)) == [
         "constant", "1-2 changes", "full prior"]
     assert shipped.checkpoint_dir is None
     path = tmp_path / "copy.pt"

@@ -63,7 +63,7 @@ from ._ne_training import load_training_set, ne_training_set, train_ne_decoder
 from ._physics import branch_structure, coalescent_sfs, implied_sfs, sfs_chi2
 from ._prediction import GenealogyPrediction, PairwisePrediction
 from ._smc import smc_ne
-from ._smc_error import EVENT_LEVELS, calibrated_error, error_design
+from ._smc_error import EVENT_LEVELS, calibrated_error, design_columns, error_design
 
 __all__ = ["MainspringARGEstimator", "GenealogyPrediction", "PairwisePrediction",
            "pair_features", "window_divergence", "features_for_pairs", "as_genotypes",
@@ -78,4 +78,4 @@ __all__ = ["MainspringARGEstimator", "GenealogyPrediction", "PairwisePrediction"
            "trees_implied_sfs",
            "scale_curriculum", "CopyingHead", "copying_features", "rare_sharing",
            "train_copying_head", "true_closest", "candidates", "smc_ne", "coalescent_sfs",
-           "calibrated_error", "error_design", "EVENT_LEVELS"]
+           "calibrated_error", "error_design", "design_columns", "EVENT_LEVELS"]

@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-__all__ = ["error_design", "calibrated_error", "EVENT_LEVELS"]
+__all__ = ["error_design", "design_columns", "calibrated_error", "EVENT_LEVELS"]
 
 ERROR_MODEL = os.path.join(os.path.dirname(__file__), "..", "pretrained", "smc_error.json")
 
@@ -30,8 +30,26 @@ ERROR_MODEL = os.path.join(os.path.dirname(__file__), "..", "pretrained", "smc_e
 EVENT_LEVELS = (10.0, 100.0, 1e3, 1e4, 1e5)
 
 
+def design_columns(k):
+    """Where each term of :func:`error_design` sits among its columns, for K = ``k``
+    intervals: ``"interval"`` and ``"level"`` (index arrays), ``"decoder_sd"`` and
+    ``"disagreement"`` (one index each).
+
+    Examples
+    --------
+    >>> from sfsestimators.genealogy import design_columns
+    >>> cols = design_columns(3)
+    >>> cols["level"].tolist(), cols["decoder_sd"], cols["disagreement"]
+    ([3, 4, 5, 6, 7, 8], 9, 10)
+    """
+    n_lev = len(EVENT_LEVELS) + 1
+    return {"interval": np.arange(k), "level": np.arange(k, k + n_lev),
+            "decoder_sd": k + n_lev, "disagreement": k + n_lev + 1}
+
+
 def error_design(quantiles, point, events=None):
-    """The error model's terms per interval: array (K, K + 6 + 2).
+    """The error model's terms per interval: array (K, K + 6 + 2), in the order
+    :func:`design_columns` names.
 
     Columns: the K interval indicators; the 6 evidence levels' indicators
     (:data:`EVENT_LEVELS` of ``events``, zeros where it is None); the decoder's log10
@@ -83,7 +101,10 @@ def calibrated_error(decoder, point, events=None, path=ERROR_MODEL):
     if events is None and any(per_level):
         raise ValueError("the error model reads the data's evidence per interval; expected "
                          "events (smc_ne's info['events']), got None.")
-    coef = np.concatenate([per_interval, per_level,
-                           [model["decoder_sd_weight"], model["disagreement_weight"]]])
+    cols = design_columns(k)
+    coef = np.zeros(cols["disagreement"] + 1)
+    coef[cols["interval"]], coef[cols["level"]] = per_interval, per_level
+    coef[cols["decoder_sd"]] = model["decoder_sd_weight"]
+    coef[cols["disagreement"]] = model["disagreement_weight"]
     design = error_design(decoder.quantiles([0.05, 0.5, 0.95]), point, events)
     return np.sqrt(design @ coef)

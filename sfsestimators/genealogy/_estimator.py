@@ -55,7 +55,7 @@ from ._features import (
 )
 from ._ne import ne_posterior
 from ._prediction import PairwisePrediction, prediction_from_pairs
-from ._presets import from_format_1
+from ._presets import from_format_1, load_backbone, train_new_only
 from ._running import PairNetworkMixin
 
 __all__ = ["MainspringARGEstimator", "PRESETS"]
@@ -67,8 +67,6 @@ PRESETS = {
 }
 
 
-#: what a fine-tuning stage adds to a frozen backbone (and trains)
-_NEW_MODULES = ("adapters.", "mask_in.", "node_head.")
 
 
 def _n_steps(history):
@@ -403,23 +401,11 @@ class MainspringARGEstimator(PairNetworkMixin, NeDecoderMixin, CopyingHeadMixin,
             self._warm_start()
 
     def _warm_start(self):
-        """Load the backbone from ``init_from``; with adapters, freeze everything else."""
-        path = self.init_from
-        if not os.path.exists(os.fspath(path)):
-            from ._presets import resolve
-
-            path = resolve(path)
-        state = load_file(path, type(self), legacy=from_format_1)["state_dict"]
-        own = self.net_.module_.state_dict()  # heads this network lacks are left out
-        state = {k: v for k, v in state.items() if k in own or not k.startswith(_NEW_MODULES)}
-        missing, unexpected = self.net_.module_.load_state_dict(state, strict=False)
-        if unexpected or any(not k.startswith(_NEW_MODULES) for k in missing):
-            raise ValueError(f"init_from={self.init_from!r} holds weights of another network "
-                             f"(missing {missing[:3]}, unexpected {unexpected[:3]}); expected "
-                             f"the preset {self.preset!r} with features={self.features!r}.")
-        if self.adapter or self.freeze_backbone:
-            for name, param in self.net_.module_.named_parameters():
-                param.requires_grad_(name.startswith(_NEW_MODULES))
+        """Load the backbone from ``init_from``; with adapters or ``freeze_backbone``, train
+        only the new modules."""
+        load_backbone(self.net_.module_, self.init_from, type(self),
+                      bool(self.adapter or self.freeze_backbone),
+                      f"the preset {self.preset!r} with features={self.features!r}")
 
     def fit(self, X=None, y=None):
         """Train from scratch: on fresh simulations (``X=None``) or on tree sequences ``X``.
@@ -584,18 +570,23 @@ class MainspringARGEstimator(PairNetworkMixin, NeDecoderMixin, CopyingHeadMixin,
         """A short description of the fitted estimator."""
         check_is_fitted(self)
         n_w = sum(p.numel() for p in self.module_.parameters())
-        losses = [b["train_loss"] for row in self.history_ for b in row.get("batches", [])
-                  if "train_loss" in b]
-        last = np.mean(losses[-10:]) if losses else float("nan")
+        last = [b for row in self.history_ for b in row.get("batches", [])][-10:]
+        recent = {k: np.mean([b[k] for b in last if k in b]) for k in (
+            "train_loss", "loss_time", "loss_node", "loss_sfs") if any(k in b for b in last)}
+        phases = list(dict.fromkeys(r["phase"] for r in self.history_ if "phase" in r))
         valid = [row["valid_loss"] for row in self.history_ if "valid_loss" in row]
         return (f"MainspringARGEstimator ({self.preset}: {n_w:,} weights), trained "
-                f"{self.n_steps_} steps; recent loss {last:.4f}"
+                f"{self.n_steps_} steps" + (f", the last {_n_steps(self.history_)} through "
+                f"the phases {', '.join(phases)}" + (" (the new modules only)" * bool(
+                    self.freeze_backbone)) if phases else "") + "; recent " + ", ".join(
+                    f"{k} {v:.4f}" for k, v in recent.items())
                 + (f"; best valid loss {min(valid):.4f}" if valid else "")
                 + f"; windows {self.window_size:g} bp; mutation rate {self.mutation_rate:g}"
                 + ("" if getattr(self, "ne_decoder_", None) is None else
                    f"; N_e(t) decoder: {len(self.ne_decoder_.members)} flows")
                 + ("" if getattr(self, "copying_head_", None) is None else
-                   "; copying-parent head"))
+                   "; copying-parent head")
+                + ("" if self.module_.node_head is None else "; node-time head"))
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, path):
@@ -623,9 +614,8 @@ class MainspringARGEstimator(PairNetworkMixin, NeDecoderMixin, CopyingHeadMixin,
         if ckpt.get("optimizer"):
             est.net_.optimizer_.load_state_dict(ckpt["optimizer"])
         est.net_.history = History(ckpt["history"])
-        if (est.adapter or est.freeze_backbone) and est.init_from is not None:  # new only
-            for name, param in est.net_.module_.named_parameters():
-                param.requires_grad_(name.startswith(_NEW_MODULES))
+        if (est.adapter or est.freeze_backbone) and est.init_from is not None:
+            train_new_only(est.net_.module_)
         est._steps_before = int(ckpt["n_steps"]) - _n_steps(ckpt["history"])
         est._sync()
         est._load_decoder(ckpt)

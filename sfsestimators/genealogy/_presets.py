@@ -22,7 +22,11 @@ import os
 
 import numpy as np
 
-__all__ = ["PRESETS_TRAINING", "cache_dir", "preset_path", "available", "from_format_1"]
+__all__ = ["PRESETS_TRAINING", "cache_dir", "preset_path", "available", "from_format_1",
+           "load_backbone", "train_new_only", "NEW_MODULES"]
+
+#: what a fine-tuning stage adds to a trained network (and trains when it is frozen)
+NEW_MODULES = ("adapters.", "mask_in.", "node_head.")
 
 _RATES = dict(mutation_rate=1.29e-8, recombination_rate=1.28e-8)
 
@@ -109,3 +113,28 @@ def from_format_1(ckpt):
                         "train_loss": float(np.mean(batch)), "train_batch_count": len(batch)})
     return {"params": params, "state_dict": ckpt["state_dict"], "history": history,
             "n_steps": int(ckpt["n_steps"]), "seed": 0, "optimizer": None}
+
+
+def train_new_only(module):
+    """Freeze every weight of ``module`` but those of :data:`NEW_MODULES`."""
+    for name, param in module.named_parameters():
+        param.requires_grad_(name.startswith(NEW_MODULES))
+
+
+def load_backbone(module, init_from, cls, freeze, expected):
+    """Load the weights of ``init_from`` (a file, or a preset name) into ``module``: a new
+    module the file lacks keeps its initial weights, one ``module`` lacks is left out;
+    ``freeze``: then train the new modules only. ``expected`` describes the network in the
+    error raised when the file holds another one."""
+    from .._persist import load_file
+
+    path = init_from if os.path.exists(os.fspath(init_from)) else resolve(init_from)
+    state = load_file(path, cls, legacy=from_format_1)["state_dict"]
+    own = module.state_dict()
+    state = {k: v for k, v in state.items() if k in own or not k.startswith(NEW_MODULES)}
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith(NEW_MODULES) for k in missing):
+        raise ValueError(f"init_from={init_from!r} holds weights of another network (missing "
+                         f"{missing[:3]}, unexpected {unexpected[:3]}); expected {expected}.")
+    if freeze:
+        train_new_only(module)

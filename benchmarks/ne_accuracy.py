@@ -135,6 +135,18 @@ def band_cover(post, true):
     return float(np.mean((true >= lo) & (true <= hi)))
 
 
+def phlash_scores(folder, tag, true):
+    """log10-RMSE of phlash's posterior median, its 90 % band's coverage, wall and CPU
+    seconds, from ``phlash_anchor.py``'s ``folder/tag.npz`` (NaN where absent)."""
+    path = None if folder is None else os.path.join(folder, f"{tag}.npz")
+    if path is None or not os.path.exists(path):
+        return (float("nan"),) * 4
+    fit = np.load(path)
+    lo, mid, hi = np.quantile(fit["ne"], [0.05, 0.5, 0.95], axis=0)
+    return (rmse(mid, true), float(np.mean((true >= lo) & (true <= hi))), float(fit["wall"]),
+            float(fit["cpu"]))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chromosomes", type=int, default=3)
@@ -150,6 +162,12 @@ def main():
     parser.add_argument("--save", default=None, metavar="DIR",
                         help="write each replicate's posterior (draws, the decoder's band, the "
                         "SMC fit's evidence) and the truth to DIR/CASE_HAPS_REP.npz")
+    parser.add_argument("--dump", default=None, metavar="DIR",
+                        help="only write each replicate's chromosomes (tskit files) and the "
+                        "scoring grid to DIR, for benchmarks/phlash_anchor.py")
+    parser.add_argument("--phlash", default=None, metavar="DIR",
+                        help="read phlash_anchor.py's fits of those files from DIR and score "
+                        "them beside ours (the phlash column; the anchor's numbers otherwise)")
     args = parser.parse_args()
     smc_params = parse(args.smc) or None
     est = (MainspringARGEstimator.load(args.weights, device="cpu") if args.weights
@@ -168,6 +186,13 @@ def main():
                 tss = [simulate(history, 2 * n_dip, args.length, mutation_rate=MU,
                                 recombination_rate=RHO, random_state=seed + c)
                        for c in range(args.chromosomes)]
+                tag = f"{name[1]}_{2 * n_dip}_{rep}"
+                if args.dump:
+                    os.makedirs(args.dump, exist_ok=True)
+                    np.save(os.path.join(args.dump, "grid.npy"), GRID)
+                    for c, ts in enumerate(tss):
+                        ts.dump(os.path.join(args.dump, f"{tag}_chr{c}.trees"))
+                    continue
                 # Mainspring: the learnt decoder on all chromosomes' pooled summaries
                 t0, c0 = time.perf_counter(), time.process_time()
                 with warnings.catch_warnings(record=True) as caught:
@@ -219,22 +244,26 @@ def main():
                       flush=True)
                 acc.append((r_ours, cov_ours, t_ours, r_dec, band_cover(dec, true),
                             rmse(hazard.median_at(GRID), true), r_s, t_sfs,
-                            rmse(oracle_curve, true), c_ours))
-            rows.append((name, 2 * n_dip, *np.mean(acc, axis=0)))
+                            rmse(oracle_curve, true), c_ours,
+                            *phlash_scores(args.phlash, tag, true)))
+            if acc:
+                rows.append((name, 2 * n_dip, *np.mean(acc, axis=0)))
             print(f"{name} ({2 * n_dip} haplotypes) done", flush=True)
     head = (f"{'case':<18} {'haps':>5} {'ours RMSE':>10} {'cov90':>6} {'s ours':>7} {'CPU s':>6} "
             f"{'decoder':>8} {'cov90':>6} {'hazard':>7} {'SFS RMSE':>9} {'s SFS':>6} "
-            f"{'oracle':>7} {'ours-oracle':>12} {'phlash':>7}")
+            f"{'oracle':>7} {'ours-oracle':>12} {'phlash':>7} {'cov90':>6} {'s':>6} {'CPU s':>6}")
     print(f"{args.replicates} replicate(s) per row; {args.diploids[0]} diploids x "
           f"{args.chromosomes} x {args.length:g} bp; smc_ne: {args.smc or 'shipped'}")
     print(head)
     print("-" * len(head))
     anchor = {"(a)": 0.225, "(b)": 0.245, "(c)": 0.203}
-    for name, haps, r_o, cov, t_o, r_d, cov_d, r_h, r_s, t_s, r_or, c_o in rows:
+    for name, haps, r_o, cov, t_o, r_d, cov_d, r_h, r_s, t_s, r_or, c_o, *ph in rows:
+        r_p = ph[0] if np.isfinite(ph[0]) else anchor.get(name[:3], float("nan"))
         print(f"{name:<18} {haps:>5} {r_o:>10.3f} {cov:>6.2f} {t_o:>7.1f} {c_o:>6.1f} {r_d:>8.3f} "
               f"{cov_d:>6.2f} {r_h:>7.3f} {r_s:>9.3f} {t_s:>6.1f} {r_or:>7.3f} "
-              f"{r_o - r_or:>12.3f} "
-              f"{anchor.get(name[:3], float('nan')):>7.3f}")
+              f"{r_o - r_or:>12.3f} {r_p:>7.3f} {ph[1]:>6.2f} {ph[2]:>6.0f} {ph[3]:>6.0f}")
+    print("phlash: measured here from --phlash DIR where given (RMSE of its posterior median, "
+          "its 90 % band, wall and CPU seconds), else the anchor's RMSE (ANCHORS.md)")
     print("log10-RMSE over t = 100..5e4 generations (50 log-spaced) against the inverse "
           "coalescence rate; targets: ours <= 0.20 on (a)-(c), below the SFS fit, 90 % bands "
           "covering 0.85-0.95")

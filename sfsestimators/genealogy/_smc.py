@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
+from .._threads import single_threaded
 from ..spectrum import fold
 from ._features import apply_accessibility
 from ._ne import NE_TIME_GRID, NePosterior
@@ -573,48 +574,52 @@ def smc_ne(haplotypes, mutation_rate, *, recombination_rate=None, grid=NE_TIME_G
         return _m_step((xi.sum(0), em.sum(0), first), p, theta, left, penalty, n_seq,
                        fit_rho, sfs_term)
 
-    # EM accelerated by SQUAREM (Varadhan & Roland 2008): two EM steps, an extrapolation
-    # along them, one EM step from there (kept only if the objective did not fall)
-    trace = []
-    obj0, stats = e_step(params)
-    trace.append(obj0)
-    improvement = np.inf
-    while n_e[0] < n_iter:
-        p1 = m_step(params, stats)
-        obj1, stats1 = e_step(p1)
-        p2 = m_step(p1, stats1)
-        obj2, stats2 = e_step(p2)
-        r, v = p1 - params, p2 - 2 * p1 + params
-        alpha = -np.sqrt(r @ r) / max(np.sqrt(v @ v), 1e-300)
-        candidate = obj2, p2, stats2
-        if alpha < -1:
-            p3 = params - 2 * alpha * r + alpha ** 2 * v
-            obj3, stats3 = e_step(p3)
-            if np.isfinite(obj3) and obj3 > obj2:
-                candidate = obj3, p3, stats3
-        if not np.isfinite(candidate[0]):
-            raise ValueError("the SMC likelihood is not finite at the EM's step; the data "
-                             "lie outside what the model can describe (check the rates "
-                             "and genotypes).")
-        improvement = candidate[0] - trace[-1]
-        trace.extend([obj1, candidate[0]])
-        obj0, params, stats = candidate
-        if improvement < tol:
-            break
-    else:
-        warnings.warn(f"the EM of smc_ne did not converge in n_iter={n_iter} E-steps (last "
-                      f"gain {improvement:.3g} per sequence, tol={tol}); raise n_iter.",
-                      stacklevel=2)
-    xi, em, first = stats
-    boot = [params[:-1]]
-    n_blocks = xi.shape[0]
-    for _ in range(n_boot):
-        take = np.bincount(rng.randint(n_blocks, size=n_blocks), minlength=n_blocks)
-        stats = (np.tensordot(take, xi, 1), np.tensordot(take, em, 1), first)
-        term = None if sfs_term is None else _sfs_loglik(take @ sfs_blocks, left, weight,
-                                                         folded)
-        boot.append(_m_step(stats, params, theta, left, penalty, n_seq, fit_rho, term,
-                            max_iter=30)[:-1])
+    # one thread: the recursions are many small products, which a second BLAS/torch
+    # thread spins on more than it computes (CPU 52 -> 35 s, wall 30 -> 29 s on
+    # ne_accuracy (a); 81 -> 46 s CPU on (b))
+    with single_threaded():
+        # EM accelerated by SQUAREM (Varadhan & Roland 2008): two EM steps, an extrapolation
+        # along them, one EM step from there (kept only if the objective did not fall)
+        trace = []
+        obj0, stats = e_step(params)
+        trace.append(obj0)
+        improvement = np.inf
+        while n_e[0] < n_iter:
+            p1 = m_step(params, stats)
+            obj1, stats1 = e_step(p1)
+            p2 = m_step(p1, stats1)
+            obj2, stats2 = e_step(p2)
+            r, v = p1 - params, p2 - 2 * p1 + params
+            alpha = -np.sqrt(r @ r) / max(np.sqrt(v @ v), 1e-300)
+            candidate = obj2, p2, stats2
+            if alpha < -1:
+                p3 = params - 2 * alpha * r + alpha ** 2 * v
+                obj3, stats3 = e_step(p3)
+                if np.isfinite(obj3) and obj3 > obj2:
+                    candidate = obj3, p3, stats3
+            if not np.isfinite(candidate[0]):
+                raise ValueError("the SMC likelihood is not finite at the EM's step; the data "
+                                 "lie outside what the model can describe (check the rates "
+                                 "and genotypes).")
+            improvement = candidate[0] - trace[-1]
+            trace.extend([obj1, candidate[0]])
+            obj0, params, stats = candidate
+            if improvement < tol:
+                break
+        else:
+            warnings.warn(f"the EM of smc_ne did not converge in n_iter={n_iter} E-steps (last "
+                          f"gain {improvement:.3g} per sequence, tol={tol}); raise n_iter.",
+                          stacklevel=2)
+        xi, em, first = stats
+        boot = [params[:-1]]
+        n_blocks = xi.shape[0]
+        for _ in range(n_boot):
+            take = np.bincount(rng.randint(n_blocks, size=n_blocks), minlength=n_blocks)
+            stats = (np.tensordot(take, xi, 1), np.tensordot(take, em, 1), first)
+            term = None if sfs_term is None else _sfs_loglik(take @ sfs_blocks, left, weight,
+                                                             folded)
+            boot.append(_m_step(stats, params, theta, left, penalty, n_seq, fit_rho, term,
+                                max_iter=30)[:-1])
     boot = np.array(boot)
     n_draws = n_boot if n_draws is None else int(n_draws)
     pick = rng.randint(1, len(boot), size=n_draws) if n_boot else np.zeros(n_draws, int)

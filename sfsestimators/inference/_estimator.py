@@ -20,6 +20,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from .._threads import single_threaded
 from .._validation import check_int_params
 from ..likelihood import optimal_theta
 from ..models import DemographicModel, PiecewiseConstant
@@ -34,7 +35,7 @@ from ._checks import (
 from ._data import observed_spectrum
 from ._exact import ExactLikelihood, polish
 from ._fitted import FittedFitMixin
-from ._optimize import multistart, single_threaded
+from ._optimize import multistart
 from ._refine import refine
 from ._report import summary_text
 from ._select import CandidateFit, exact_rank, select

@@ -9,10 +9,11 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .._threads import single_threaded
 from ._checks import FitWarning, posterior_message
 from ._data import site_log_probs
 from ._exact import ExactLikelihood
-from ._optimize import refit_batch, single_threaded
+from ._optimize import refit_batch
 from ._posterior import nuts_posterior, smc_posterior, temper_weight
 from ._surface import LikelihoodSurface
 from ._uncertainty import bootstrap_spectra

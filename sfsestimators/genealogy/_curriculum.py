@@ -134,8 +134,9 @@ def phase_at(phases, step):
     return phases[-1]
 
 
-def window_trees(log_t, n):
-    """UPGMA trees of every window from predicted ln TMRCA (windows, pairs in triu order).
+def window_trees(log_t, n, merges=None):
+    """UPGMA trees of every window from predicted ln TMRCA (windows, pairs in triu order);
+    ``merges``: the windows' scipy linkages of ``exp(log_t)``, if already computed.
 
     Returns ``node_of_pair`` (windows, pairs): the internal node 0..n-2 where each pair
     coalesces; ``parent`` (windows, 2n - 2): the parent node id (n + internal index) of
@@ -151,9 +152,10 @@ def window_trees(log_t, n):
     parent = np.empty((n_w, 2 * n - 2), dtype=np.int64)
     count = np.empty((n_w, 2 * n - 2), dtype=np.int64)
     for w in range(n_w):
-        merges = linkage(np.exp(log_t[w]), method="average")
+        merged = (linkage(np.exp(log_t[w]), method="average") if merges is None
+                  else merges[w])
         members = [[i] for i in range(n)]
-        for k, (a, b, _, _) in enumerate(merges):
+        for k, (a, b, _, _) in enumerate(merged):
             a, b = int(a), int(b)
             node_of_pair[w, index[np.ix_(members[a], members[b])].ravel()] = k
             for c in (a, b):
@@ -170,7 +172,7 @@ def tree_node_times(mean, var, trees, node_head=None):
     ``var`` (windows, pairs): the node-time head's (gradients to the head), or without one
     the means over each node's pairs."""
     node_of_pair = torch.as_tensor(trees[0], device=mean.device)
-    n = int(round((1 + math.sqrt(1 + 8 * mean.shape[1])) / 2))
+    n = trees[1].shape[1] // 2 + 1  # parents of the 2n - 2 non-root nodes
     node_mean = _scatter_mean(mean, node_of_pair, n - 1)
     node_var = _scatter_mean(var, node_of_pair, n - 1)
     if node_head is None:

@@ -67,8 +67,6 @@ PRESETS = {
 }
 
 
-
-
 def _n_steps(history):
     """Optimiser steps recorded in a (skorch or plain) history."""
     return int(sum(row.get("train_batch_count", 0) for row in history))

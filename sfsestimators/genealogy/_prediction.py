@@ -111,6 +111,9 @@ class GenealogyPrediction(NamedTuple):
                              "has one); expected 'mean' or 'median'.")
         if times == "auto":
             times = "mean" if self.node_head is None else "head"
+        if times == "head" and linkage_method != "average":
+            raise ValueError(f"linkage_method is {linkage_method!r}; the node-time head "
+                             "reads UPGMA trees: expected 'average' (or times='mean').")
         import tskit
 
         n = self.log_tmrca.shape[1]
@@ -128,18 +131,22 @@ class GenealogyPrediction(NamedTuple):
             log_t = self.log_tmrca[w][iu].astype(float)
             if times == "mean":
                 log_t = log_t + 0.5 * self.log_tmrca_sd[w][iu].astype(float) ** 2
-            if times == "head" and w % _HEAD_CHUNK == 0:
-                head_mean, head_sd = self._head_times(w, w + _HEAD_CHUNK, linkage_method)
-            merges = linkage(np.exp(log_t), method=linkage_method)
+            if times == "head":
+                if w % _HEAD_CHUNK == 0:  # the chunk's trees and their head times
+                    head_mean, head_sd, chunk = self._head_times(w, w + _HEAD_CHUNK)
+                merges = chunk[w % _HEAD_CHUNK]
+            else:
+                merges = linkage(np.exp(log_t), method=linkage_method)
             keys = list(range(n))
             members = [[i] for i in range(n)]
             sd_w = self.log_tmrca_sd[w]
             now = {}
             for k, (a, b, height, _) in enumerate(merges):
                 a, b = int(a), int(b)
-                sd = float(sd_w[np.ix_(members[a], members[b])].mean())
                 if times == "head":
                     height, sd = head_mean[w % _HEAD_CHUNK, k], head_sd[w % _HEAD_CHUNK, k]
+                else:
+                    sd = float(sd_w[np.ix_(members[a], members[b])].mean())
                 members.append(members[a] + members[b])
                 key = frozenset((keys[a], keys[b]))
                 if not merge or key not in active:
@@ -161,28 +168,28 @@ class GenealogyPrediction(NamedTuple):
         tables.sort()
         return tables.tree_sequence()
 
-    def _head_times(self, start, stop, linkage_method):
+    def _head_times(self, start, stop):
         """The node-time head's median time and ln-time sd (windows, n - 1) of every merge
-        of windows ``start:stop`` (UPGMA of the median times, merges in linkage order)."""
+        of windows ``start:stop``, and the windows' UPGMA linkages of the median times
+        (the merges in that order)."""
         import torch
 
         from ._curriculum import tree_node_times, window_trees
 
-        if linkage_method != "average":
-            raise ValueError(f"linkage_method is {linkage_method!r}; the node-time head "
-                             "reads UPGMA trees: expected 'average' (or times='mean').")
         n = self.log_tmrca.shape[1]
         iu = np.triu_indices(n, 1)
         log_t = self.log_tmrca[start:stop][:, iu[0], iu[1]].astype(float)
         sd = self.log_tmrca_sd[start:stop][:, iu[0], iu[1]].astype(float)
+        merges = [linkage(np.exp(row), method="average") for row in log_t]
         head = self.node_head
         like = next(head.parameters())
         with torch.no_grad():
             mean, var = tree_node_times(
                 torch.as_tensor(log_t, dtype=like.dtype, device=like.device),
                 torch.as_tensor(sd ** 2, dtype=like.dtype, device=like.device),
-                window_trees(log_t, n), head)
-        return np.exp(mean.double().cpu().numpy()), np.sqrt(var.double().cpu().numpy())
+                window_trees(log_t, n, merges), head)
+        return (np.exp(mean.double().cpu().numpy()), np.sqrt(var.double().cpu().numpy()),
+                merges)
 
 
 def _node_of(now, key):

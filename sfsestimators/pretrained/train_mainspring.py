@@ -74,7 +74,6 @@ def main(argv=None):
 
 def train_node_head(args):
     """The node-time head on the frozen backbone of ``args.output`` (see the module)."""
-    from .._persist import load_file
     from ..genealogy import CURRICULUM
 
     base = MainspringARGEstimator.load(args.output, device="cpu")
@@ -91,9 +90,11 @@ def train_node_head(args):
               "n_workers": args.workers, "random_state": 0, "verbose": 1,
               "checkpoint_dir": os.path.join(args.workdir, f"node_head{args.phases}")}
     est = MainspringARGEstimator(**params).fit()
-    ckpt = load_file(args.output, MainspringARGEstimator)
-    est._load_decoder(ckpt)  # they read the pairwise outputs, which did not change
-    est._load_copying(ckpt)
+    # they read the pairwise outputs, which did not change
+    for attr in ("ne_decoder_", "ne_decoder_history_", "copying_head_",
+                 "copying_head_history_"):
+        if hasattr(base, attr):
+            setattr(est, attr, getattr(base, attr))
     # the backbone's own steps count too (a head trained before is replaced)
     est._steps_before = base._steps_before if base.freeze_backbone else base.n_steps_
     est.init_from = "small" if args.output == MAINSPRING_WEIGHTS else args.output

@@ -67,6 +67,41 @@ def test_forward_backward_matches_the_plain_recursion():
     np.testing.assert_allclose(em_b.sum(0), em[:-1].T, rtol=1e-3, atol=1e-4)
     # every sequence's 700 bins: 699 transitions and one first state
     assert xi_b.sum() + first.sum() == pytest.approx(700 * 5, rel=1e-5)
+    # every other bin is scaled, the last one included: an odd number of bins too
+    odd = forward_backward(counts[:699], pi, trans, emit, np.arange(699) // 250, chunk=64)
+    assert odd[0] == pytest.approx(np.log(scale[:699]).sum(), rel=1e-6)
+    assert odd[1].sum() + odd[3].sum() == pytest.approx(699 * 5, rel=1e-5)
+
+
+def test_m_step_memory_keeps_the_optimum_in_fewer_evaluations(monkeypatch):
+    """An M-step that starts from the previous M-step's L-BFGS pairs reaches the same
+    maximum of the next objective as a fresh L-BFGS, with fewer evaluations of the model."""
+    from sfsestimators.genealogy import _smc
+
+    rng = np.random.default_rng(1)
+    sizes = np.geomspace(2e3, 5e4, 32)
+    pi, trans, emit = (x.numpy() for x in smc_model(
+        torch.tensor(np.log(sizes)), 5e-6, MU * 500, LEFT))
+    counts = rng.poisson(0.3, size=(1500, 8)).astype(np.int8)
+    blocks = np.zeros(1500, dtype=int)
+    _, xi, em, first = forward_backward(counts, pi, trans, emit, blocks)
+    stats = (xi.sum(0), em.sum(0), first)
+    penalty = (0.03, 0.01, torch.full((32,), float(np.log(1e4)), dtype=torch.float64))
+    start = np.r_[np.log(sizes), np.log(5e-6)]
+    args = (MU * 500, LEFT, penalty, 8, True)
+    calls = []
+    real = _smc.smc_model
+    monkeypatch.setattr(_smc, "smc_model", lambda *a, **k: calls.append(1) or real(*a, **k))
+    memory = {}
+    p1 = _smc._m_step(stats, start, *args, memory=memory)
+    second = (xi.sum(0) * 1.05, em.sum(0), first)  # the next E-step's statistics
+    n_before = len(calls)
+    cold = _smc._m_step(second, p1, *args)
+    n_cold = len(calls) - n_before
+    warm = _smc._m_step(second, p1, *args, memory=memory)
+    n_warm = len(calls) - n_before - n_cold
+    np.testing.assert_allclose(warm, cold, atol=2e-3)
+    assert "lbfgs" in memory and n_warm < n_cold
 
 
 def test_pair_difference_counts():
@@ -228,6 +263,14 @@ def test_predict_ne_smc_refines_the_decoder():
         est.predict_ne([est.ne_summary(tss[0])], method="smc")
     with pytest.raises(ValueError, match="method is 'psmc'"):
         est.predict_ne(tss, method="psmc")
+    # the decoder's summary pools 64 of the 190 pairs (as in its training) or all of them:
+    # the same history to within the decoder's own spread
+    some, every = (est.predict_ne(tss, method="decoder", summary_pairs=k, random_state=0)
+                   for k in (64, None))
+    spread = np.log10(every.quantiles([0.95])[0] / every.quantiles([0.05])[0])
+    assert np.all(np.abs(np.log10(some.median / every.median)) < 0.25 * spread + 0.02)
+    with pytest.raises(ValueError, match="summary_pairs is 0"):
+        est.predict_ne(tss, summary_pairs=0)
 
 
 def test_calibrated_error_grows_with_the_decoders_uncertainty():

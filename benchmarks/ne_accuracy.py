@@ -240,7 +240,8 @@ def main():
                              else post.info["model_error"])
                 r_dec = rmse(dec.median_at(GRID), true)
                 print(f"  {name} rep {rep}: ours {r_ours:.3f} (cov90 {cov_ours:.2f}) in "
-                      f"{t_ours:.1f} s wall, {c_ours:.1f} s CPU; decoder {r_dec:.3f}",
+                      f"{t_ours:.1f} s wall, {c_ours:.1f} s CPU ({post.info.get('e_steps', 0)} "
+                      f"E-steps); decoder {r_dec:.3f}",
                       flush=True)
                 acc.append((r_ours, cov_ours, t_ours, r_dec, band_cover(dec, true),
                             rmse(hazard.median_at(GRID), true), r_s, t_sfs,

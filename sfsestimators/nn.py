@@ -335,7 +335,7 @@ class PairConvNet(nn.Module):
     """
 
     def __init__(self, width=32, n_blocks=4, kernel_size=5, n_features=4, adapter=0,
-                 n_mask=0, node_head=0):
+                 n_mask=0, node_head=0, node_head_n=None):
         super().__init__()
         self.n_features = n_features
         self.inp = nn.Conv1d(n_features, width, 1)
@@ -355,7 +355,7 @@ class PairConvNet(nn.Module):
         self.out = nn.Conv1d(width, 2, 1)
         # the node-time head of the local trees (0: none); it reads the pair outputs, not
         # the activations, so the pair head's answers do not depend on it
-        self.node_head = NodeTimeHead(node_head) if node_head else None
+        self.node_head = NodeTimeHead(node_head, node_head_n) if node_head else None
 
     def forward(self, x, shift=None, hidden=False):
         """Mean and log sd of ln TMRCA, each (n_pairs, n_windows); ``shift`` (n_pairs,), the
@@ -403,8 +403,11 @@ class NodeTimeHead(nn.Module):
     (8.0, 0.5)
     """
 
-    def __init__(self, width=32):
+    def __init__(self, width=32, sample_size=None):
         super().__init__()
+        # the sample size the head reads (that of its training; None: the data's): an
+        # input that was constant in training leaves its weights untrained
+        self.sample_size = sample_size
         self.mlp = nn.Sequential(nn.Linear(N_NODE_FEATURES, width), nn.GELU(),
                                  nn.Linear(width, width), nn.GELU(), nn.Linear(width, 2))
         nn.init.zeros_(self.mlp[-1].weight)

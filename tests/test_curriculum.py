@@ -165,6 +165,8 @@ def test_node_head_trains_on_a_frozen_backbone_and_dates_the_trees(tmp_path):
     assert all(torch.equal(before[k], after[k]) for k in before if not k.startswith("node_"))
     head = [k for k in after if k.startswith("node_head.")]
     assert head and any(k not in before or not torch.equal(before[k], after[k]) for k in head)
+    # the head reads the sample size it was trained at (6) on data of 8 haplotypes
+    assert est.module_.node_head.sample_size == 6
     ts = simulate(SizeHistory([0.0], [1e4]), 8, 3e4, random_state=1)
     pred = est.predict(ts, ne_draws=0)
     dated = pred.to_tree_sequence(merge=False)
@@ -193,6 +195,7 @@ def test_node_head_trains_on_a_frozen_backbone_and_dates_the_trees(tmp_path):
     assert pred.implied_sfs(1.29e-8).sum() > 0
     est.save(tmp_path / "head.pt")
     again = MainspringARGEstimator.load(tmp_path / "head.pt", device="cpu")
+    assert again.module_.node_head.sample_size == 6
     assert again.predict(ts, ne_draws=0).to_tree_sequence().tables.nodes == \
         pred.to_tree_sequence().tables.nodes
     with pytest.raises(ValueError, match="linkage_method"):

@@ -420,7 +420,7 @@ class NeDecoderMixin:
             draws: the block bootstrap plus normal noise of the error measured on
             simulations of the decoder's prior (:func:`calibrated_error`: it grows with the
             decoder's own uncertainty, with the estimate's distance from the decoder's
-            median, and where few of the pairs' tracts coalesce); 30-55 s for 3 x 10 Mb of
+            median, and where few of the pairs' tracts coalesce); 20-45 s for 3 x 10 Mb of
             20 haplotypes.
         smc_params : dict, default=None
             Other keyword arguments of :func:`smc_ne` (``max_pairs``, ``smoothing``,

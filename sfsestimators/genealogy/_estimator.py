@@ -354,6 +354,7 @@ class MainspringARGEstimator(PairNetworkMixin, NeDecoderMixin, CopyingHeadMixin,
             module__adapter=int(self.adapter), module__n_mask=2 if self.missing_mask else 0,
             module__node_head=NODE_HEAD_WIDTH * any(
                 p.lambda_node or p.lambda_sfs for p in self._phases()),
+            module__node_head_n=self.n_haplotypes,
             **{f"module__{k}": v for k, v in PRESETS[self.preset].items()},
             criterion=torch.nn.GaussianNLLLoss, optimizer=torch.optim.AdamW, lr=self.lr,
             max_epochs=math.ceil(self._total_steps() / self.steps_per_epoch), batch_size=None,

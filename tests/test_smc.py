@@ -271,6 +271,8 @@ def test_predict_ne_smc_refines_the_decoder():
     assert np.all(np.abs(np.log10(some.median / every.median)) < 0.25 * spread + 0.02)
     with pytest.raises(ValueError, match="summary_pairs is 0"):
         est.predict_ne(tss, summary_pairs=0)
+    with pytest.raises(ValueError, match="max_pairs is 2.5"):
+        est.ne_summary(tss[0], max_pairs=2.5)
 
 
 def test_calibrated_error_grows_with_the_decoders_uncertainty():

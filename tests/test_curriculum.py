@@ -189,6 +189,13 @@ def test_node_head_trains_on_a_frozen_backbone_and_dates_the_trees(tmp_path):
             expected[k] = max([expected[k]] + [expected[c] * (1 + 1e-9) + 1e-9 for c in kids])
         times = sorted(a.time(u) for u in a.nodes() if a.is_internal(u))
         np.testing.assert_allclose(times, np.sort(expected), rtol=1e-5)
+    with torch.no_grad():  # read as 8 (the data's n), the head dates the nodes otherwise
+        est.module_.node_head.sample_size = None
+        as_data = tree_node_times(torch.tensor(log_t, dtype=torch.float32),
+                                  torch.tensor(sd ** 2, dtype=torch.float32),
+                                  window_trees(log_t, 8), est.module_.node_head)[0]
+        est.module_.node_head.sample_size = 6
+    assert not torch.equal(as_data, mean)
     sds = np.array([dated.node(u).metadata["log_time_sd"] for u in range(8, dated.num_nodes)])
     head_sds = var.sqrt().numpy().ravel()
     assert np.all(np.abs(sds[:, None] - head_sds[None, :]).min(axis=1) < 1e-4)  # 4 decimals

@@ -102,6 +102,11 @@ def test_m_step_memory_keeps_the_optimum_in_fewer_evaluations(monkeypatch):
     n_warm = len(calls) - n_before - n_cold
     np.testing.assert_allclose(warm, cold, atol=2e-3)
     assert "lbfgs" in memory and n_warm < n_cold
+    # the first step of a warm M-step makes no curvature pair across the two objectives
+    kept = len(memory["lbfgs"]["old_dirs"])
+    one = dict(memory)
+    _smc._m_step((xi.sum(0) * 0.9, em.sum(0), first), warm, *args, max_iter=1, memory=one)
+    assert len(one["lbfgs"]["old_dirs"]) == kept
 
 
 def test_pair_difference_counts():
@@ -269,6 +274,7 @@ def test_predict_ne_smc_refines_the_decoder():
                    for k in (64, None))
     spread = np.log10(every.quantiles([0.95])[0] / every.quantiles([0.05])[0])
     assert np.all(np.abs(np.log10(some.median / every.median)) < 0.25 * spread + 0.02)
+    assert not np.array_equal(some.samples, every.samples)  # other pairs were read
     with pytest.raises(ValueError, match="summary_pairs is 0"):
         est.predict_ne(tss, summary_pairs=0)
     with pytest.raises(ValueError, match="max_pairs is 2.5"):

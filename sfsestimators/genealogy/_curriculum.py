@@ -186,7 +186,8 @@ def tree_node_times(mean, var, trees, node_head=None):
     # shares stay the data's
     n_read = getattr(node_head, "sample_size", None) or n
     head_mean, head_log_sd = node_head(node_features(node_mean, high, low, node_var,
-                                                     size * (n_read / n), n_read))
+                                                     size.to(mean.dtype) * (n_read / n),
+                                                     n_read))
     return head_mean, torch.exp(2 * head_log_sd)
 
 

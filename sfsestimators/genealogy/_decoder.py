@@ -376,8 +376,8 @@ class NeDecoderMixin:
         per-pair averages the decoder reads keep their expectation; its training summaries
         use 64 of the 190 pairs). Other arguments as in :meth:`predict`."""
         check_is_fitted(self)
-        if max_pairs is not None and not (isinstance(max_pairs, numbers.Integral)
-                                          and max_pairs >= 1):
+        if max_pairs is not None and (isinstance(max_pairs, bool) or not (
+                isinstance(max_pairs, numbers.Integral) and max_pairs >= 1)):
             raise ValueError(f"max_pairs is {max_pairs!r}; expected a whole number of pairs "
                              ">= 1, or None for all.")
         mu = self._rate("mutation_rate", mutation_rate, self.mutation_rate)
@@ -430,7 +430,8 @@ class NeDecoderMixin:
             random per chromosome (``ne_summary(max_pairs=)``): the decoder's training
             summaries pooled 64 of the 190. None: all 190, three times the network's time
             (14 -> 4.5 s CPU on 3 x 10 Mb) for the same decoder (log10-RMSE within 0.003
-            on ne_accuracy (a)-(c)).
+            on ne_accuracy (a)-(c)). NeSummary items in X keep the pairs they were made
+            with (``ne_summary(max_pairs=None)``: all).
         random_state : int or None
 
         Returns
@@ -446,8 +447,8 @@ class NeDecoderMixin:
         check_is_fitted(self)
         if method not in ("smc", "decoder"):
             raise ValueError(f"method is {method!r}; expected 'smc' or 'decoder'.")
-        if summary_pairs is not None and not (isinstance(summary_pairs, numbers.Integral)
-                                              and summary_pairs >= 1):
+        if summary_pairs is not None and (isinstance(summary_pairs, bool) or not (
+                isinstance(summary_pairs, numbers.Integral) and summary_pairs >= 1)):
             raise ValueError(f"summary_pairs is {summary_pairs!r}; expected a whole number "
                              "of pairs >= 1, or None for all.")
         if getattr(self, "ne_decoder_", None) is None:

@@ -380,7 +380,8 @@ def _m_step(stats, params, theta, left, penalty, n_seq, fit_rho, sfs_term=None,
     rho0 = float(np.exp(params[-1]))
     opt = torch.optim.LBFGS([p], max_iter=max_iter, line_search_fn="strong_wolfe",
                             tolerance_grad=1e-7, tolerance_change=1e-10)
-    if memory is not None and "lbfgs" in memory:
+    warm = memory is not None and "lbfgs" in memory
+    if warm:
         state = memory["lbfgs"]
         opt.state[p].update(state, d=torch.zeros_like(p), old_dirs=list(state["old_dirs"]),
                             old_stps=list(state["old_stps"]), ro=list(state["ro"]),
@@ -401,6 +402,11 @@ def _m_step(stats, params, theta, left, penalty, n_seq, fit_rho, sfs_term=None,
         return loss
 
     opt.step(closure)
+    if warm and np.array_equal(p.detach().numpy(), params):
+        # the carried pairs gave no descent (rounding): start afresh, not stop the EM
+        del memory["lbfgs"]
+        return _m_step(stats, params, theta, left, penalty, n_seq, fit_rho, sfs_term,
+                       max_iter, memory)
     if memory is not None and opt.state[p].get("old_dirs"):
         memory["lbfgs"] = opt.state[p]
     return p.detach().numpy().copy()

@@ -20,8 +20,9 @@ it to the package. ``--smc``
 calibrates a candidate setting of :func:`smc_ne` (``predict_ne``'s ``smc_params``, as
 ``smc_variants.py`` takes them): its summary is printed, not written (``--summarise DIR``
 writes it when the setting ships). The folder's ``setting.json`` records smc_ne's setting
-(its defaults updated by ``--smc``); a run into a folder made with another refuses to mix
-the cached estimates.
+(its defaults updated by ``--smc``) and ``predict_ne``'s ``summary_pairs`` (since session
+15: 64; a folder of the 190-pair summaries before it has no such key and is refused); a run
+into a folder made with another refuses to mix the cached estimates.
 """
 
 import argparse
@@ -96,6 +97,9 @@ def resolved_setting(smc_params):
                if p.default is not inspect.Parameter.empty
                and isinstance(p.default, (int, float, str, bool, type(None)))}
     setting.update(smc_params or {})
+    # and the pairs of the decoder's summary (its median is smc_ne's reference)
+    setting["summary_pairs"] = inspect.signature(
+        MainspringARGEstimator.predict_ne).parameters["summary_pairs"].default
     return setting
 
 

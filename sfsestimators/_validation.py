@@ -14,8 +14,10 @@ def check_int_params(estimator, names, minimum=1):
             raise ValueError(f"{name} is {value!r}; expected an integer >= {minimum}.")
 
 
-def check_count(n, name):
-    """``n`` as an int, or a ValueError naming ``name`` unless it is an integer >= 0."""
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-        raise ValueError(f"{name} is {n!r}; expected a non-negative integer.")
+def check_count(n, name, minimum=0):
+    """``n`` as an int, or a ValueError naming ``name`` unless it is an integer >=
+    ``minimum``."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < minimum:
+        expected = "a non-negative integer" if minimum == 0 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} is {n!r}; expected {expected}.")
     return int(n)

@@ -40,6 +40,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .._persist import plain_history
+from .._validation import check_count
 from ._features import (
     MIN_ACCESSIBLE,
     apply_accessibility,
@@ -376,10 +377,8 @@ class NeDecoderMixin:
         per-pair averages the decoder reads keep their expectation; its training summaries
         use 64 of the 190 pairs). Other arguments as in :meth:`predict`."""
         check_is_fitted(self)
-        if max_pairs is not None and (isinstance(max_pairs, bool) or not (
-                isinstance(max_pairs, numbers.Integral) and max_pairs >= 1)):
-            raise ValueError(f"max_pairs is {max_pairs!r}; expected a whole number of pairs "
-                             ">= 1, or None for all.")
+        if max_pairs is not None:
+            check_count(max_pairs, "max_pairs", minimum=1)
         mu = self._rate("mutation_rate", mutation_rate, self.mutation_rate)
         g, pos, length = as_genotypes(X, sequence_length)
         windows = np.append(np.arange(0.0, length, float(self.window_size)), length)
@@ -447,10 +446,8 @@ class NeDecoderMixin:
         check_is_fitted(self)
         if method not in ("smc", "decoder"):
             raise ValueError(f"method is {method!r}; expected 'smc' or 'decoder'.")
-        if summary_pairs is not None and (isinstance(summary_pairs, bool) or not (
-                isinstance(summary_pairs, numbers.Integral) and summary_pairs >= 1)):
-            raise ValueError(f"summary_pairs is {summary_pairs!r}; expected a whole number "
-                             "of pairs >= 1, or None for all.")
+        if summary_pairs is not None:
+            check_count(summary_pairs, "summary_pairs", minimum=1)
         if getattr(self, "ne_decoder_", None) is None:
             raise ValueError("this estimator has no N_e(t) decoder (ne_decoder_ is None); "
                              "train one with fit_ne_decoder() or use the shipped preset "

@@ -9,9 +9,8 @@ def _squarem(e_step, m_step, params, n_e, n_iter, tol):
     ``e_step(p)`` -> (objective, stats), ``m_step(p, stats)`` -> p; ``n_e[0]`` counts the
     E-steps. Returns the point, its stats, the objective's trace, whether it converged
     (a cycle gained less than ``tol``) and the last gain."""
-    trace = []
     obj0, stats = e_step(params)
-    trace.append(obj0)
+    trace = [obj0]
     improvement = np.inf
     while n_e[0] < n_iter:
         p1 = m_step(params, stats)
@@ -32,7 +31,7 @@ def _squarem(e_step, m_step, params, n_e, n_iter, tol):
                              "and genotypes).")
         improvement = candidate[0] - trace[-1]
         trace.extend([obj1, candidate[0]])
-        obj0, params, stats = candidate
+        _, params, stats = candidate
         if improvement < tol:
             return params, stats, trace, True, improvement
     return params, stats, trace, False, improvement
